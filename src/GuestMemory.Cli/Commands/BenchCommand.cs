@@ -1,0 +1,16 @@
+using System.CommandLine;
+
+namespace GuestMemory.Cli.Commands;
+
+/// <summary><c>gmm bench &lt;name&gt;</c>: whole-system figures, one subcommand per benchmark (see docs/benchmarks.md).</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Measure GuestMemory on this machine and print figures (a table, or JSON with --json)");
+        return bench;
+    }
+
+    /// <summary>The <c>--json</c> option every benchmark takes.</summary>
+    public static Option<bool> JsonOption() => new("--json") { Description = "Print one JSON object instead of a table" };
+}

@@ -1,0 +1,74 @@
+namespace GuestMemory.Gmm;
+
+/// <summary>
+/// One 2 MiB allocation chunk (seed: GMMCHUNK): the state words of its 512 host pages, its LIFO free
+/// list and the counts the free sets bin it by. Every field is guarded by the <see cref="PageManager"/>
+/// lock; chunk objects are pooled by the manager, so chunk churn allocates nothing in steady state.
+/// </summary>
+internal sealed class Chunk
+{
+    /// <summary>The 64-bit state word of each page, see <see cref="PageWord"/>.</summary>
+    public readonly ulong[] Pages = new ulong[Paging.PagesPerChunk];
+
+    public int Id;
+    public int FreeHead = PageWord.NilIndex;
+    public int FreeCount;
+    public int PrivateCount;
+    public int SharedCount;
+
+    /// <summary>The free set the chunk belongs to (a VM's private set or the shared set); null while spare.</summary>
+    public FreeSet? Set;
+    /// <summary>The bin the chunk is linked in, or -1 when it has no free page (or no set).</summary>
+    public int Bin = -1;
+    public Chunk? Prev, Next;
+
+    /// <summary>A freshly committed (or recycled, already free) chunk: every page free, zero-flag as given.</summary>
+    public void Reset(int id, bool zeroed)
+    {
+        Id = id;
+        for (int i = 0; i < Paging.PagesPerChunk; i++)
+            Pages[i] = PageWord.Free(i + 1 < Paging.PagesPerChunk ? i + 1 : PageWord.NilIndex, zeroed);
+        FreeHead = 0;
+        FreeCount = Paging.PagesPerChunk;
+        PrivateCount = SharedCount = 0;
+        Set = null;
+        Bin = -1;
+        Prev = Next = null;
+    }
+
+    public bool IsEmpty => FreeCount == Paging.PagesPerChunk;
+
+    /// <summary>Takes the most recently freed page (LIFO: its memory is likely still in cache).</summary>
+    public int PopFree(out bool zeroed)
+    {
+        int index = FreeHead;
+        ulong word = Pages[index];
+        FreeHead = PageWord.NextFree(word);
+        FreeCount--;
+        zeroed = PageWord.IsZeroed(word);
+        return index;
+    }
+
+    public void PushFree(int index, bool zeroed)
+    {
+        Pages[index] = PageWord.Free(FreeHead, zeroed);
+        FreeHead = index;
+        FreeCount++;
+    }
+
+    /// <summary>Removes a specific free page from the list (used by compaction targets); O(free pages).</summary>
+    public bool TryTakeFree(int index)
+    {
+        int previous = PageWord.NilIndex;
+        for (int i = FreeHead; i != PageWord.NilIndex; previous = i, i = PageWord.NextFree(Pages[i]))
+        {
+            if (i != index) continue;
+            int next = PageWord.NextFree(Pages[i]);
+            if (previous == PageWord.NilIndex) FreeHead = next;
+            else Pages[previous] = PageWord.Free(next, PageWord.IsZeroed(Pages[previous]));
+            FreeCount--;
+            return true;
+        }
+        return false;
+    }
+}

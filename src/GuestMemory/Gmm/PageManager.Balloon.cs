@@ -1,0 +1,79 @@
+namespace GuestMemory.Gmm;
+
+public sealed partial class PageManager
+{
+    /// <summary>
+    /// The host asks the VM's balloon to reach <paramref name="targetPages"/> (seed: the requested side of
+    /// the balloon statistics). Sets an inflate or a deflate request; progress is counted as the guest reports.
+    /// </summary>
+    public void RequestBalloon(VmHandle vm, long targetPages)
+    {
+        lock (_lock)
+        {
+            GmmVm owner = GetVm(vm);
+            if (targetPages < 0 || targetPages > owner.Reserved[0])
+                throw new GmmException(GmmError.InvalidArgument, $"balloon target {targetPages} is outside 0..{owner.Reserved[0]} (the base reservation)");
+            owner.RequestedBalloon = Math.Max(0, targetPages - owner.Ballooned);
+            owner.ActuallyBallooned = 0;
+            owner.RequestedDeflate = Math.Max(0, owner.Ballooned - targetPages);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void BalloonedPages(VmHandle vm, long ballooned, ReadOnlySpan<PageId> pagesToFree, bool completed)
+    {
+        if (ballooned < 0 || pagesToFree.Length > ballooned)
+            throw new GmmException(GmmError.InvalidArgument, $"{pagesToFree.Length} pages to free for {ballooned} ballooned pages");
+        lock (_lock)
+        {
+            GmmVm owner = GetVm(vm);
+            // After the call: allocated + ballooned must still fit the base reservation.
+            if (owner.Allocated(GmmAccount.Base) - pagesToFree.Length + owner.Ballooned + ballooned > owner.Reserved[0])
+                throw new GmmException(GmmError.AttemptToFreeTooMuch,
+                    $"{owner.Handle} would have {owner.Ballooned + ballooned} ballooned plus {owner.Allocated(GmmAccount.Base) - pagesToFree.Length} allocated pages, more than its {owner.Reserved[0]} base pages");
+            ValidateFree(owner, GmmAccount.Base, pagesToFree);
+            foreach (PageId page in pagesToFree)
+            {
+                Chunk chunk = _chunks[page.ChunkId]!;
+                if (PageWord.State(chunk.Pages[page.Index]) == HostPageState.Private)
+                {
+                    FreePrivatePage(chunk, page.Index);
+                    owner.Private[0]--;
+                    _privatePages--;
+                }
+                else DropSharedReference(owner, chunk, page, alreadyUncounted: true);
+            }
+            owner.Ballooned += ballooned;
+            _ballooned += ballooned;
+            if (owner.RequestedBalloon > 0) owner.ActuallyBallooned += ballooned;
+            if (completed || (owner.RequestedBalloon > 0 && owner.ActuallyBallooned >= owner.RequestedBalloon))
+                owner.RequestedBalloon = owner.ActuallyBallooned = 0;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void DeflatedBalloon(VmHandle vm, long pages)
+    {
+        if (pages < 0) throw new GmmException(GmmError.InvalidArgument, $"cannot deflate {pages} pages");
+        lock (_lock)
+        {
+            GmmVm owner = GetVm(vm);
+            if (pages > owner.Ballooned)
+                throw new GmmException(GmmError.AttemptToDeflateTooMuch, $"{owner.Handle} has {owner.Ballooned} ballooned pages, cannot deflate {pages}");
+            owner.Ballooned -= pages;
+            _ballooned -= pages;
+            owner.RequestedDeflate = Math.Max(0, owner.RequestedDeflate - pages);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void ResetBalloon(VmHandle vm)
+    {
+        lock (_lock)
+        {
+            GmmVm owner = GetVm(vm);
+            _ballooned -= owner.Ballooned;
+            owner.Ballooned = owner.RequestedBalloon = owner.ActuallyBallooned = owner.RequestedDeflate = 0;
+        }
+    }
+}

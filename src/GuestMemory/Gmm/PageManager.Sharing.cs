@@ -1,0 +1,86 @@
+using System.Runtime.InteropServices;
+
+namespace GuestMemory.Gmm;
+
+public sealed unsafe partial class PageManager
+{
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Neither this nor <see cref="AddSharedReference"/> checks the VM's base account: a reference
+    /// replaces a private page that the caller frees right after, so the guest's footprint does not grow.
+    /// The host limit is checked, since a new shared page is a new host page until the duplicates go.
+    /// </remarks>
+    public PageId AllocateSharedPage(VmHandle vm, uint checksum)
+    {
+        lock (_lock)
+        {
+            GmmVm owner = GetVm(vm);
+            if (AllocatedHostPages + 1 > MaxPages)
+                throw new GmmException(GmmError.HitGlobalLimit, $"a new shared page would exceed the host limit of {MaxPages} pages");
+            EnsureCapacity(_sharedSet, 1);
+            Chunk chunk = NextChunk(_sharedSet);
+            int index = chunk.PopFree(out _);
+            chunk.Pages[index] = PageWord.Shared(1, checksum);
+            chunk.SharedCount++;
+            chunk.Set!.Update(chunk, -1);
+            _sharedPages++;
+            PageId page = PageId.From(chunk.Id, index);
+            CountReference(owner, page);
+            return page;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void AddSharedReference(VmHandle vm, PageId shared)
+    {
+        lock (_lock)
+        {
+            GmmVm owner = GetVm(vm);
+            (Chunk chunk, ulong word) = Find(shared);
+            if (PageWord.State(word) != HostPageState.Shared) throw new GmmException(GmmError.PageNotShared, $"{shared} is not a shared page");
+            uint refs = PageWord.References(word);
+            if (refs >= PageWord.MaxReferences) throw new GmmException(GmmError.InvalidArgument, $"{shared} already has the most references a page can hold");
+            chunk.Pages[shared.Index] = PageWord.Shared(refs + 1, PageWord.Checksum(word));
+            CountReference(owner, shared);
+        }
+    }
+
+    /// <summary>The stored checksum and reference count of a shared page.</summary>
+    public (uint Checksum, uint References) GetSharedPageInfo(PageId shared)
+    {
+        lock (_lock)
+        {
+            ulong word = Find(shared).Word;
+            if (PageWord.State(word) != HostPageState.Shared) throw new GmmException(GmmError.PageNotShared, $"{shared} is not a shared page");
+            return (PageWord.Checksum(word), PageWord.References(word));
+        }
+    }
+
+    private void CountReference(GmmVm owner, PageId page)
+    {
+        CollectionsMarshal.GetValueRefOrAddDefault(owner.SharedRefs, page.Value, out _)++;
+        owner.SharedReferences++;
+        _sharedReferences++;
+    }
+
+    /// <summary>Drops one reference; the last one frees the page. The VM's map entry may already be counted down.</summary>
+    private void DropSharedReference(GmmVm owner, Chunk chunk, PageId page, bool alreadyUncounted)
+    {
+        ref int mine = ref CollectionsMarshal.GetValueRefOrNullRef(owner.SharedRefs, page.Value);
+        if (!alreadyUncounted) mine--;
+        if (mine == 0) owner.SharedRefs.Remove(page.Value);
+        owner.SharedReferences--;
+        _sharedReferences--;
+        ulong word = chunk.Pages[page.Index];
+        uint refs = PageWord.References(word) - 1;
+        if (refs > 0)
+        {
+            chunk.Pages[page.Index] = PageWord.Shared(refs, PageWord.Checksum(word));
+            return;
+        }
+        chunk.PushFree(page.Index, zeroed: false);
+        chunk.SharedCount--;
+        _sharedPages--;
+        FreedInChunk(chunk);
+    }
+}
