@@ -1,0 +1,138 @@
+using GuestMemory.Gmm;
+using GuestMemory.Phys;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace GuestMemory;
+
+/// <summary>
+/// The entry point: one host's guest memory. It owns the Gmm (<see cref="Pages"/>, with the seed-shaped
+/// entry points for hosts that drive it directly), the VMs and the pages waiting for readers to move on.
+/// </summary>
+/// <example>
+/// <code>
+/// using var gmm = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = 8L &lt;&lt; 30 });
+/// using var vm = gmm.CreateVm(new VmOptions { Name = "web-1", RamSize = 1L &lt;&lt; 30 });
+/// vm.Memory.Write(0x10_0000, data);
+/// gmm.Verify();
+/// </code>
+/// </example>
+/// <remarks>The VM list is guarded by <c>_vmsLock</c>; everything else by the layers' own locks.</remarks>
+public sealed class GlobalMemoryManager : IDisposable
+{
+    private readonly Lock _vmsLock = new();
+    private readonly List<VirtualMachine> _vms = [];
+    private readonly ILogger _log;
+    private bool _disposed;
+
+    /// <summary>Creates a manager over its own range of host memory.</summary>
+    public GlobalMemoryManager(GmmOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        Pages = new PageManager(options ?? new GmmOptions());
+        Deferred = new DeferredFrees(Pages);
+        LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _log = LoggerFactory.CreateLogger<GlobalMemoryManager>();
+    }
+
+    /// <summary>The Global Memory Manager proper: chunks, pages, accounts (seed: GMMR0).</summary>
+    public PageManager Pages { get; }
+
+    /// <summary>Where the layers log.</summary>
+    public ILoggerFactory LoggerFactory { get; }
+
+    internal DeferredFrees Deferred { get; }
+
+    /// <summary>The live VMs.</summary>
+    public IReadOnlyList<VirtualMachine> Vms { get { lock (_vmsLock) return _vms.ToArray(); } }
+
+    /// <summary>The Gmm's global figures.</summary>
+    public GmmStatistics Statistics => Pages.GetStatistics();
+
+    /// <summary>
+    /// Creates a VM with its RAM on the zero page. Its base reservation is its RAM plus one batch of
+    /// handy pages (ROM registered later adds its own pages).
+    /// </summary>
+    /// <exception cref="GmmException"><see cref="GmmError.InvalidArgument"/>, <see cref="GmmError.ReservationDeclined"/>.</exception>
+    public VirtualMachine CreateVm(VmOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        lock (_vmsLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            long ramPages = options.RamSize >> Paging.PageShift;
+            VmHandle handle = Pages.RegisterVm(options.Name, new AccountPages(ramPages + HandyPages.Capacity, 0, 0), options.Policy, options.Priority);
+            var memory = new GuestPhysicalMemory(handle, Pages, Pages.Host, Deferred, pages => GrowReservation(handle, pages));
+            memory.RegisterRam(0, (ulong)options.RamSize, "ram");
+            var vm = new VirtualMachine(this, options, handle, memory);
+            _vms.Add(vm);
+            _log.LogInformation("created {Vm} with {RamMib} MiB of RAM", vm, options.RamSize >> 20);
+            return vm;
+        }
+    }
+
+    /// <summary>Destroys a VM (same as disposing it).</summary>
+    public void DestroyVm(VirtualMachine vm)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        lock (_vmsLock)
+        {
+            if (!_vms.Contains(vm)) return;
+            vm.Memory.Destroy();
+            Pages.DestroyVm(vm.Handle);
+            _vms.Remove(vm);
+        }
+        _log.LogInformation("destroyed {Vm}", vm);
+    }
+
+    /// <summary>Gives every page that waits for readers back to the Gmm now (blocks until readers move on).</summary>
+    public int ReclaimRetiredPages() => Deferred.ReclaimAll();
+
+    /// <summary>
+    /// Recounts the Gmm and every VM's memory against it; returns each mismatch (empty when consistent).
+    /// Meant for quiescent moments (tests, tools): concurrent changes may show as transient mismatches.
+    /// </summary>
+    public IReadOnlyList<string> FindInconsistencies()
+    {
+        var problems = new List<string>(Pages.FindInconsistencies());
+        foreach (VirtualMachine vm in Vms) vm.Memory.CheckAgainst(Pages, problems);
+        return problems;
+    }
+
+    /// <summary>Throws <see cref="GmmError.ConsistencyCheckFailed"/> listing every mismatch <see cref="FindInconsistencies"/> finds.</summary>
+    public void Verify()
+    {
+        IReadOnlyList<string> problems = FindInconsistencies();
+        if (problems.Count > 0) throw new GmmException(GmmError.ConsistencyCheckFailed, string.Join(Environment.NewLine, problems));
+    }
+
+    /// <summary>Destroys every VM and releases the host memory.</summary>
+    public void Dispose()
+    {
+        lock (_vmsLock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+        }
+        foreach (VirtualMachine vm in Vms)
+        {
+            try { DestroyVm(vm); }
+            catch (GmmException e) when (e.Error == GmmError.PageLocked) { _log.LogWarning("{Vm} still had mapped pages at shutdown", vm); }
+        }
+        Pages.Dispose();
+    }
+
+    private bool GrowReservation(VmHandle handle, long pages)
+    {
+        try
+        {
+            AccountPages current = Pages.GetVmStatistics(handle).Reserved;
+            Pages.UpdateReservation(handle, current with { Base = current.Base + pages });
+            return true;
+        }
+        catch (GmmException e) when (e.Error == GmmError.ReservationDeclined)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace GuestMemory.Host;
+
+/// <summary>
+/// Epoch-based reclamation for host pages: the user-space analogue of the seed's "flush shadow page
+/// tables". A thread that is about to use a host pointer it derived from a guest page entry announces
+/// the current epoch (<see cref="Enter"/>) and withdraws it when done (<see cref="Section.Exit"/>). A page whose
+/// entry was changed away from it is retired with the epoch of that moment; it may be reused once every
+/// announced epoch is newer (<see cref="SafeBefore"/>). Process-wide: it is about threads and memory,
+/// not about one manager.
+/// </summary>
+/// <remarks>
+/// <para><b>Cost on the access path.</b> Entering is one thread-static load and two plain stores, with no
+/// fence. The ordering that a fence would give ("my announcement is visible before I read the entry")
+/// is forced from the other side instead: <see cref="SafeBefore"/> runs a process-wide barrier
+/// (<see cref="Interlocked.MemoryBarrierProcessWide"/>, membarrier on Linux) after changing entries
+/// and before reading the announcements. Either a reader's announcement is seen, or its entry read
+/// happens after the barrier and sees the new entry. Reclaiming is batched, so the barrier is rare.</para>
+/// <para><b>Rules.</b> Sections are short (one copy) and may nest. Never wait for readers while inside
+/// a section (you would wait for yourself) or while holding a lock that a reader may take inside its
+/// section (a VM's lock): <see cref="WaitForReaders"/> checks the first rule.</para>
+/// </remarks>
+public static class AccessEpoch
+{
+    private static long s_current = 1;
+    private static Slot[] s_slots = [];
+    private static readonly Lock s_registry = new();
+
+    [ThreadStatic] private static Slot? t_slot;
+    [ThreadStatic] private static SlotOwner? t_owner;
+
+    /// <summary>The epoch a page retired now is tagged with.</summary>
+    public static long Current => Volatile.Read(ref s_current);
+
+    /// <summary>True while this thread is inside a section.</summary>
+    public static bool IsInside => t_slot is { Active: not 0 };
+
+    /// <summary>
+    /// Announces that this thread may now use host pointers read from guest page entries. Sections nest:
+    /// an inner one keeps the outer (older) epoch. End it with <see cref="Section.Exit"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Section Enter()
+    {
+        Slot slot = t_slot ?? Register();
+        long previous = slot.Active;
+        Volatile.Write(ref slot.Active, previous == 0 ? Volatile.Read(ref s_current) : previous);
+        return new Section(slot, previous);
+    }
+
+    /// <summary>An open access section; <see cref="Exit"/> ends it (restoring an outer one).</summary>
+    public readonly struct Section
+    {
+        private readonly Slot _slot;
+        private readonly long _previous;
+
+        internal Section(Slot slot, long previous)
+        {
+            _slot = slot;
+            _previous = previous;
+        }
+
+        /// <summary>Withdraws the announcement made by the matching <see cref="Enter"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Exit() => Volatile.Write(ref _slot.Active, _previous);
+    }
+
+    /// <summary>
+    /// Starts a new epoch, forces every running thread's announcement to be visible, and returns the
+    /// oldest epoch still announced: pages retired with a tag below it are safe to reuse.
+    /// </summary>
+    public static long SafeBefore()
+    {
+        long newest = Interlocked.Increment(ref s_current);
+        Interlocked.MemoryBarrierProcessWide();
+        long oldest = newest;
+        foreach (Slot slot in Volatile.Read(ref s_slots))
+        {
+            long active = Volatile.Read(ref slot.Active);
+            if (active != 0 && active < oldest) oldest = active;
+        }
+        return oldest;
+    }
+
+    /// <summary>Blocks until every section that began at or before <paramref name="tag"/> has ended.</summary>
+    public static void WaitForReaders(long tag)
+    {
+        if (IsInside) throw new InvalidOperationException("a thread inside an access section cannot wait for readers (it would wait for itself)");
+        var spin = new SpinWait();
+        while (SafeBefore() <= tag) spin.SpinOnce();
+    }
+
+    private static Slot Register()
+    {
+        lock (s_registry)
+        {
+            Slot? slot = Array.Find(s_slots, s => s.InUse == 0);
+            if (slot == null)
+            {
+                slot = new Slot();
+                s_slots = [.. s_slots, slot];
+            }
+            slot.InUse = 1;
+            t_slot = slot;
+            t_owner = new SlotOwner(slot);
+            return slot;
+        }
+    }
+
+    /// <summary>One thread's announcement, padded to its own cache lines so threads do not share one.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    public sealed class Slot
+    {
+        /// <summary>The epoch announced, or 0 outside any section. Read by reclaimers.</summary>
+        [FieldOffset(64)] internal long Active;
+        /// <summary>1 while a live thread owns the slot.</summary>
+        [FieldOffset(72)] internal int InUse;
+    }
+
+    /// <summary>Lives in the owning thread's statics; when the thread dies it is collected and frees the slot.</summary>
+    private sealed class SlotOwner(Slot slot)
+    {
+        ~SlotOwner()
+        {
+            Volatile.Write(ref slot.Active, 0);
+            Volatile.Write(ref slot.InUse, 0);
+        }
+    }
+}

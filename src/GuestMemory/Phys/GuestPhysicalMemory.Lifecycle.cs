@@ -1,0 +1,84 @@
+using GuestMemory.Gmm;
+using GuestMemory.Host;
+
+namespace GuestMemory.Phys;
+
+public sealed unsafe partial class GuestPhysicalMemory
+{
+    /// <summary>
+    /// Resets guest memory to its power-on state (seed: freeing at reset): every RAM page goes back to
+    /// the zero page and its host page back to the Gmm, ballooned pages become zero pages and the balloon
+    /// is emptied, ROM is re-initialised from its image.
+    /// </summary>
+    /// <exception cref="GmmException"><see cref="GmmError.PageLocked"/> while any page is mapped (nothing changes).</exception>
+    public void Reset()
+    {
+        using (_lock.Enter())
+        {
+            ThrowIfDestroyed();
+            ThrowIfAnyMapped();
+            foreach (MemoryRange range in _ranges)
+            {
+                if (range.Type == GuestPageType.Ram)
+                {
+                    for (int i = 0; i < range.Entries.Length; i++)
+                    {
+                        ulong e = range.Entries[i];
+                        Publish(ref range.Entries[i], e, GuestPage.Make(GuestPageType.Ram, GuestPageState.Zero, PageId.Nil));
+                        if (GuestPage.HasHostPage(e)) _deferred.Retire(Vm, GuestPage.Page(e));
+                    }
+                }
+                else if (range.Type == GuestPageType.Rom)
+                {
+                    for (int i = 0; i < range.Entries.Length; i++)
+                        range.Entries[i] = GuestPage.Make(GuestPageType.Rom, GuestPageState.Allocated, GuestPage.Page(range.Entries[i]));
+                    FillRom(range);
+                }
+            }
+            _gmm.ResetBalloon(Vm);
+        }
+        GiveBackNow();
+    }
+
+    /// <summary>
+    /// Destroys the VM's memory: every access fails from now on, and every host page (RAM, ROM, handy
+    /// pages, shared references) goes back to the Gmm once the last in-flight access has finished.
+    /// </summary>
+    /// <exception cref="GmmException"><see cref="GmmError.PageLocked"/> while any page is mapped (nothing changes).</exception>
+    internal void Destroy()
+    {
+        using (_lock.Enter())
+        {
+            if (_destroyed) return;
+            ThrowIfAnyMapped();
+            _destroyed = true;
+            Volatile.Write(ref _fastPages, 0);
+            foreach (MemoryRange range in _ranges)
+            {
+                for (int i = 0; i < range.Entries.Length; i++)
+                {
+                    ulong e = range.Entries[i];
+                    if (GuestPage.HasHostPage(e)) _deferred.Retire(Vm, GuestPage.Page(e));
+                    Publish(ref range.Entries[i], e, GuestPage.Make(range.Type, GuestPageState.Zero, PageId.Nil));
+                }
+            }
+            _handy.Drain(page => _deferred.Retire(Vm, page));
+        }
+        _deferred.ReclaimAll();
+    }
+
+    /// <summary>Frees retired pages right away when this thread may wait for readers, else as soon as they are safe.</summary>
+    private void GiveBackNow()
+    {
+        if (AccessEpoch.IsInside || _lock.IsHeldByCurrentThread) _deferred.TryReclaim();
+        else _deferred.ReclaimAll();
+    }
+
+    private void ThrowIfAnyMapped()
+    {
+        foreach (MemoryRange range in _ranges)
+            foreach (ulong e in range.Entries)
+                if (GuestPage.IsLocked(e))
+                    throw new GmmException(GmmError.PageLocked, $"a page of {range} is still mapped; dispose every mapping first");
+    }
+}

@@ -1,0 +1,120 @@
+using GuestMemory.Gmm;
+
+namespace GuestMemory.Phys;
+
+public sealed unsafe partial class GuestPhysicalMemory
+{
+    /// <summary>
+    /// Under the lock: makes the page an Allocated page this VM may write and returns its entry. A zero
+    /// page takes a handy page, a shared page is copied into one (copy-on-write), a monitored page is
+    /// unmonitored. When <paramref name="fullPage"/> is given it is copied into a new host page before
+    /// the entry is published, so no other thread of the VM ever sees stale bytes and nothing needs
+    /// zeroing; <paramref name="filled"/> then says the caller's data is already in place.
+    /// </summary>
+    private ulong MakeWritable(MemoryRange range, int index, ReadOnlySpan<byte> fullPage, out bool filled)
+    {
+        ref ulong slot = ref range.Entries[index];
+        ulong e = slot;
+        filled = false;
+        ulong next;
+        switch (GuestPage.State(e))
+        {
+            case GuestPageState.Allocated:
+                return e;
+            case GuestPageState.WriteMonitored:
+                next = GuestPage.WithState(e, GuestPageState.Allocated) | GuestPage.WrittenToFlag | GuestPage.DirtyFlag;
+                break;
+            case GuestPageState.Zero:
+            {
+                PageDescriptor page = _handy.Take(GuestFrame(range, index));
+                Span<byte> memory = new(_host.PageAddress(page.Page), Paging.PageSize);
+                if (!fullPage.IsEmpty) { fullPage.CopyTo(memory); filled = true; }
+                else if (!page.Zeroed) memory.Clear();
+                next = GuestPage.WithState(e, GuestPageState.Allocated, page.Page) | GuestPage.WrittenToFlag | GuestPage.DirtyFlag;
+                _firstWrites++;
+                break;
+            }
+            case GuestPageState.Shared:
+            {
+                PageDescriptor page = _handy.Take(GuestFrame(range, index));
+                Span<byte> memory = new(_host.PageAddress(page.Page), Paging.PageSize);
+                if (!fullPage.IsEmpty) { fullPage.CopyTo(memory); filled = true; }
+                else HostPage(e).CopyTo(memory);
+                next = GuestPage.WithState(e, GuestPageState.Allocated, page.Page) | GuestPage.WrittenToFlag | GuestPage.DirtyFlag;
+                next = GuestPage.WithVolatility(next, GuestPage.Volatility(e) + 1);
+                _copyOnWriteBreaks++;
+                break;
+            }
+            default:
+                throw new GmmException(GmmError.PageBallooned, $"guest page {range.Start + ((ulong)index << Paging.PageShift):x} is in the balloon");
+        }
+        Publish(ref slot, e, next);
+        if (GuestPage.State(e) == GuestPageState.Shared) _deferred.Retire(Vm, GuestPage.Page(e));
+        return next;
+    }
+
+    /// <summary>Under the lock: stores a new entry and keeps the per-state counts.</summary>
+    private void Publish(ref ulong slot, ulong old, ulong next)
+    {
+        Volatile.Write(ref slot, next);
+        _stateCounts[(int)GuestPage.State(old)]--;
+        _stateCounts[(int)GuestPage.State(next)]++;
+    }
+
+    private static ulong GuestFrame(MemoryRange range, int index) => (range.Start >> Paging.PageShift) + (ulong)index;
+
+    /// <summary>
+    /// Under the lock: applies conditional entry changes (the body of a page update request). Each
+    /// update happens only if the entry still equals what the sender saw; the host page it replaced is
+    /// retired, so it goes back to the Gmm once no reader can hold it any more.
+    /// </summary>
+    internal void ApplyUpdates(Span<PageUpdate> updates)
+    {
+        if (!_lock.IsHeldByCurrentThread) throw new InvalidOperationException("page updates run under the VM lock");
+        foreach (ref PageUpdate update in updates)
+        {
+            update.Applied = false;
+            if (_destroyed) continue;
+            MemoryRange? range = FindRange(update.Address);
+            if (range == null || range.Type == GuestPageType.Mmio) continue;
+            ref ulong slot = ref range.Entries[(update.Address - range.Start) >> Paging.PageShift];
+            if (slot != update.Expected) continue;
+            Publish(ref slot, slot, update.Replacement);
+            if (!update.Retire.IsNil) _deferred.Retire(Vm, update.Retire);
+            update.Applied = true;
+        }
+    }
+
+    /// <summary>Loads a page entry without the lock (for scanners: a snapshot that requests re-check).</summary>
+    internal static ulong ReadEntry(MemoryRange range, int index) => Volatile.Read(ref range.Entries[index]);
+
+    /// <summary>Host address of a host page (scanners read page contents inside an access section).</summary>
+    internal byte* HostAddress(PageId page) => _host.PageAddress(page);
+}
+
+/// <summary>
+/// One conditional change of one guest page entry, carried by a <see cref="PageUpdateRequest"/>:
+/// if the entry still equals <see cref="Expected"/>, it becomes <see cref="Replacement"/> and
+/// <see cref="Retire"/> (a private page, or a reference to a shared page) goes back to the Gmm once
+/// no reader can hold it.
+/// </summary>
+internal struct PageUpdate
+{
+    public ulong Address;
+    public ulong Expected;
+    public ulong Replacement;
+    public PageId Retire;
+    public bool Applied;
+}
+
+/// <summary>
+/// The request fusion, compaction and live save send to a VM: a batch of compare-and-replace updates
+/// of page entries (check the precondition, update, flush translations by retiring the old page).
+/// </summary>
+internal sealed class PageUpdateRequest(GuestPhysicalMemory memory, PageUpdate[] updates, int count) : Requests.VmRequest
+{
+    public PageUpdate[] Updates { get; } = updates;
+    public int Count { get; } = count;
+
+    protected override void Execute() => memory.ApplyUpdates(Updates.AsSpan(0, Count));
+}
