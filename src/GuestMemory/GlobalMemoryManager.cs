@@ -1,3 +1,4 @@
+using GuestMemory.Fusion;
 using GuestMemory.Gmm;
 using GuestMemory.Phys;
 using Microsoft.Extensions.Logging;
@@ -32,7 +33,11 @@ public sealed class GlobalMemoryManager : IDisposable
         Deferred = new DeferredFrees(Pages);
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _log = LoggerFactory.CreateLogger<GlobalMemoryManager>();
+        Fusion = new PageFusion(this);
     }
+
+    /// <summary>Page fusion: finds identical and zero pages and shares them copy-on-write.</summary>
+    public PageFusion Fusion { get; }
 
     /// <summary>The Global Memory Manager proper: chunks, pages, accounts (seed: GMMR0).</summary>
     public PageManager Pages { get; }
@@ -114,6 +119,7 @@ public sealed class GlobalMemoryManager : IDisposable
             if (_disposed) return;
             _disposed = true;
         }
+        Fusion.Stop();
         foreach (VirtualMachine vm in Vms)
         {
             try { DestroyVm(vm); }

@@ -17,9 +17,19 @@ public sealed record VmOptions
     /// <summary>Whether the VM's reservation may be over-committed.</summary>
     public OvercommitPolicy Policy { get; init; } = OvercommitPolicy.Overcommit;
 
+    /// <summary>
+    /// The trust domain of page sharing: pages are shared only between VMs of the same domain (sharing
+    /// across tenants is a known side channel).
+    /// </summary>
+    public string SharingDomain { get; init; } = "default";
+
+    /// <summary>Whether page fusion may share and zero this VM's pages at all.</summary>
+    public bool PageSharing { get; init; } = true;
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Name)) throw new GmmException(GmmError.InvalidArgument, "a VM needs a name");
+        if (SharingDomain is null) throw new GmmException(GmmError.InvalidArgument, "SharingDomain must not be null");
         if (RamSize <= 0 || (RamSize & Paging.PageOffsetMask) != 0)
             throw new GmmException(GmmError.InvalidArgument, $"RamSize must be a positive multiple of 4 KiB, not {RamSize}");
         if ((ulong)RamSize > Phys.GuestPhysicalMemory.MaxAddress)

@@ -30,13 +30,16 @@ internal sealed class Chunk
             Pages[i] = PageWord.Free(i + 1 < Paging.PagesPerChunk ? i + 1 : PageWord.NilIndex, zeroed);
         FreeHead = 0;
         FreeCount = Paging.PagesPerChunk;
-        PrivateCount = SharedCount = 0;
+        PrivateCount = SharedCount = DiscardedCount = 0;
         Set = null;
         Bin = -1;
         Prev = Next = null;
     }
 
     public bool IsEmpty => FreeCount == Paging.PagesPerChunk;
+
+    /// <summary>Free pages whose memory was given back to the host (<see cref="PageManager.DiscardFreePages"/>).</summary>
+    public int DiscardedCount;
 
     /// <summary>Takes the most recently freed page (LIFO: its memory is likely still in cache).</summary>
     public int PopFree(out bool zeroed)
@@ -46,6 +49,7 @@ internal sealed class Chunk
         FreeHead = PageWord.NextFree(word);
         FreeCount--;
         zeroed = PageWord.IsZeroed(word);
+        if (PageWord.IsDiscarded(word)) DiscardedCount--;
         return index;
     }
 
@@ -65,7 +69,8 @@ internal sealed class Chunk
             if (i != index) continue;
             int next = PageWord.NextFree(Pages[i]);
             if (previous == PageWord.NilIndex) FreeHead = next;
-            else Pages[previous] = PageWord.Free(next, PageWord.IsZeroed(Pages[previous]));
+            else Pages[previous] = PageWord.WithNext(Pages[previous], next);
+            if (PageWord.IsDiscarded(Pages[i])) DiscardedCount--;
             FreeCount--;
             return true;
         }

@@ -25,6 +25,10 @@ public sealed record GmmStatistics
     public int SpareChunks { get; init; }
     /// <summary>Chunks given back to the host since start.</summary>
     public long FreedChunks { get; init; }
+    /// <summary>Free pages inside used chunks whose memory is back with the host now.</summary>
+    public long DiscardedFreePages { get; init; }
+    /// <summary>Pages given back to the host one by one since start (see <see cref="PageManager.DiscardFreePages"/>).</summary>
+    public long DiscardedPagesTotal { get; init; }
     /// <summary>Live VMs.</summary>
     public int Vms { get; init; }
     /// <summary>Chunks that the live pages would need if they were packed densely.</summary>

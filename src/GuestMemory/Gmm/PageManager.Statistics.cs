@@ -20,6 +20,8 @@ public sealed partial class PageManager
                 Chunks = _chunks.Count,
                 SpareChunks = _spareChunks.Count,
                 FreedChunks = _freedChunks,
+                DiscardedFreePages = _chunks.All().Sum(c => (long)c.DiscardedCount),
+                DiscardedPagesTotal = _discardedPages,
                 Vms = _vmCount,
             };
         }

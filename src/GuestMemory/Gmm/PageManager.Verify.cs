@@ -30,13 +30,16 @@ public sealed partial class PageManager
             foreach (Chunk chunk in _chunks.All())
             {
                 if (!_chunks.IsReserved(chunk.Id)) problems.Add($"chunk {chunk.Id} is live but its id is not reserved");
-                int free = 0, priv = 0, shared = 0;
+                int free = 0, priv = 0, shared = 0, discarded = 0;
                 for (int i = 0; i < Paging.PagesPerChunk; i++)
                 {
                     ulong word = chunk.Pages[i];
                     switch (PageWord.State(word))
                     {
-                        case HostPageState.Free: free++; break;
+                        case HostPageState.Free:
+                            free++;
+                            if (PageWord.IsDiscarded(word)) discarded++;
+                            break;
                         case HostPageState.Private:
                             priv++;
                             ushort vm = PageWord.Vm(word);
@@ -62,6 +65,7 @@ public sealed partial class PageManager
                 sharedPages += shared;
                 if (free != chunk.FreeCount || priv != chunk.PrivateCount || shared != chunk.SharedCount)
                     problems.Add($"chunk {chunk.Id} counts free/private/shared {chunk.FreeCount}/{chunk.PrivateCount}/{chunk.SharedCount}, words say {free}/{priv}/{shared}");
+                if (discarded != chunk.DiscardedCount) problems.Add($"chunk {chunk.Id} counts {chunk.DiscardedCount} discarded pages, words say {discarded}");
                 CheckFreeList(chunk, free, problems);
                 if (spares.Contains(chunk))
                 {

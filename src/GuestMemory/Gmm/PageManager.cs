@@ -39,6 +39,7 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     private long _sharedReferences;
     private long _ballooned;
     private long _freedChunks;
+    private long _discardedPages;
     private bool _disposed;
 
     /// <summary>Creates a manager with its own reserved host range.</summary>

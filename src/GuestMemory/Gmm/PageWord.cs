@@ -18,7 +18,7 @@ public enum HostPageState
 /// Private:  57..56 account · 55..40 VM handle · 39..0 guest frame (all ones = none yet)
 ///           bit 58 is a scratch mark used only while a batch free is being validated
 /// Shared:   61..32 reference count · 31..0 content checksum
-/// Free:     10 zeroed flag · 9..0 next free index in the chunk (0x3FF = end of list)
+/// Free:     11 discarded (its memory went back to the host) · 10 zeroed flag · 9..0 next free index (0x3FF = end of list)
 /// </code>
 /// </summary>
 internal static class PageWord
@@ -46,6 +46,11 @@ internal static class PageWord
     public static uint Checksum(ulong word) => (uint)word;
 
     public static ulong Free(int next, bool zeroed) => (ulong)(uint)(next & NilIndex) | (zeroed ? 1UL << 10 : 0UL);
+    /// <summary>Keeps a free word's flags while relinking it (used when the list is spliced).</summary>
+    public static ulong WithNext(ulong freeWord, int next) => (freeWord & ~(ulong)NilIndex) | (uint)(next & NilIndex);
+    /// <summary>A discarded page reads as zero: the host gives a fresh zero page on the next touch.</summary>
+    public static ulong Discarded(ulong freeWord) => freeWord | (1UL << 10) | (1UL << 11);
+    public static bool IsDiscarded(ulong word) => (word & (1UL << 11)) != 0;
     public static int NextFree(ulong word) => (int)(word & NilIndex);
     public static bool IsZeroed(ulong word) => (word & (1UL << 10)) != 0;
 }

@@ -97,6 +97,18 @@ public sealed unsafe class HostMemory : IDisposable
         Interlocked.Decrement(ref _committedChunks);
     }
 
+    /// <summary>
+    /// Gives <paramref name="count"/> pages starting at <paramref name="first"/> back to the OS while their
+    /// chunk stays committed (the chunk's huge page, if any, is split); they read as zero afterwards.
+    /// </summary>
+    public void Discard(Gmm.PageId first, int count)
+    {
+        if (count <= 0 || first.Index + count > Paging.PagesPerChunk) throw new GmmException(GmmError.InvalidArgument, $"{count} pages from {first} leave the chunk");
+        CheckId(first.ChunkId);
+        if (LinuxNative.Madvise((nint)PageAddress(first), (nuint)count * Paging.PageSize, LinuxNative.MadvDontNeed) != 0)
+            throw new InvalidOperationException($"madvise(DONTNEED) failed for {count} pages at {first}: errno {Marshal.GetLastPInvokeError()}");
+    }
+
     private static void TouchEveryPage(byte* chunk)
     {
         for (int offset = 0; offset < Paging.ChunkSize; offset += Paging.PageSize)

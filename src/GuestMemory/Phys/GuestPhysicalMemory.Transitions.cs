@@ -118,3 +118,34 @@ internal sealed class PageUpdateRequest(GuestPhysicalMemory memory, PageUpdate[]
 
     protected override void Execute() => memory.ApplyUpdates(Updates.AsSpan(0, Count));
 }
+
+/// <summary>
+/// A reusable <see cref="PageUpdateRequest"/>-like batch for scanners that send many: filled, sent to a
+/// VM and waited for, then cleared and filled again, without allocating.
+/// </summary>
+internal sealed class PageUpdateBatch(int capacity) : Requests.VmRequest
+{
+    private GuestPhysicalMemory? _target;
+    private bool _ranBefore;
+
+    public PageUpdate[] Updates { get; } = new PageUpdate[capacity];
+    public int Count { get; private set; }
+    public bool IsFull => Count == Updates.Length;
+
+    public void Add(ulong address, ulong expected, ulong replacement, PageId retire) =>
+        Updates[Count++] = new PageUpdate { Address = address, Expected = expected, Replacement = replacement, Retire = retire };
+
+    /// <summary>Sends the batch to <paramref name="memory"/>'s VM and waits until it ran.</summary>
+    public void SendTo(GuestPhysicalMemory memory)
+    {
+        if (Count == 0) return;
+        if (_ranBefore) Rearm();
+        _target = memory;
+        _ranBefore = true;
+        memory.Lock.Submit(this, wait: true);
+    }
+
+    public void Clear() => Count = 0;
+
+    protected override void Execute() => _target!.ApplyUpdates(Updates.AsSpan(0, Count));
+}

@@ -26,6 +26,14 @@ public abstract class VmRequest
         if (Error != null) throw Error;
     }
 
+    /// <summary>Makes a completed request ready to be submitted again (senders reuse them to avoid allocating).</summary>
+    protected void Rearm()
+    {
+        if (!_done.IsSet) throw new InvalidOperationException("a request can be re-armed only after it ran");
+        Error = null;
+        _done.Reset();
+    }
+
     internal void Run()
     {
         try

@@ -1,0 +1,58 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace GuestMemory.Fusion;
+
+/// <summary>
+/// A fast 64-bit hash of one 4 KiB page: four interleaved CRC32C lanes (each takes every fourth 8-byte
+/// word, so the CPU's CRC32 unit works on four independent chains at once) mixed by a 64-bit finaliser.
+/// <see cref="BitOperations.Crc32C(uint, ulong)"/> is the BCL's hardware CRC32C (SSE4.2 on x86-64,
+/// the CRC extension on arm64, a table otherwise); no hashing package is available here.
+/// The hash only picks candidates: every merge is decided by a byte-by-byte comparison.
+/// </summary>
+public static class PageHash
+{
+    private const uint Seed0 = 0x9E3779B9, Seed1 = 0x85EBCA6B, Seed2 = 0xC2B2AE35, Seed3 = 0x27D4EB2F;
+
+    /// <summary>Hashes exactly one page.</summary>
+    public static ulong Compute(ReadOnlySpan<byte> page)
+    {
+        if (page.Length != Paging.PageSize) throw new ArgumentException($"a page is {Paging.PageSize} bytes, not {page.Length}", nameof(page));
+        ReadOnlySpan<ulong> words = MemoryMarshal.Cast<byte, ulong>(page);
+        uint a = Seed0, b = Seed1, c = Seed2, d = Seed3;
+        for (int i = 0; i < words.Length; i += 4)
+        {
+            a = BitOperations.Crc32C(a, words[i]);
+            b = BitOperations.Crc32C(b, words[i + 1]);
+            c = BitOperations.Crc32C(c, words[i + 2]);
+            d = BitOperations.Crc32C(d, words[i + 3]);
+        }
+        return Mix(((ulong)a << 32 | b) ^ BitOperations.RotateLeft((ulong)c << 32 | d, 29));
+    }
+
+    /// <summary>The 32 bits the Gmm keeps with a shared page to detect writes in place.</summary>
+    public static uint Checksum(ulong hash) => (uint)hash;
+
+    /// <summary>MurmurHash3's 64-bit finaliser: every input bit affects every output bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Mix(ulong x)
+    {
+        x ^= x >> 33;
+        x *= 0xFF51AFD7ED558CCDUL;
+        x ^= x >> 33;
+        x *= 0xC4CEB9FE1A85EC53UL;
+        x ^= x >> 33;
+        return x;
+    }
+}
+
+/// <summary>Whole-page content tests, vectorised by the BCL.</summary>
+public static class PageContent
+{
+    /// <summary>True when every byte is zero.</summary>
+    public static bool IsZero(ReadOnlySpan<byte> page) => !page.ContainsAnyExcept((byte)0);
+
+    /// <summary>Byte-by-byte equality.</summary>
+    public static bool Equal(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => a.SequenceEqual(b);
+}
