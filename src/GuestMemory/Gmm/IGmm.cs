@@ -41,11 +41,21 @@ public interface IGmm
     /// </summary>
     void BalloonedPages(VmHandle vm, long ballooned, ReadOnlySpan<PageId> pagesToFree, bool completed);
 
+    /// <summary>
+    /// Like <see cref="BalloonedPages"/>, for a caller that frees the <paramref name="pagesFreedLater"/> host
+    /// pages itself (with <see cref="FreePages"/>) once no thread can still be reading them; the account
+    /// check already counts them as gone.
+    /// </summary>
+    void BalloonedPagesFreedLater(VmHandle vm, long ballooned, long pagesFreedLater, bool completed);
+
     /// <summary>The guest took <paramref name="pages"/> pages back out of its balloon (seed: GMMR0DeflatedBalloon).</summary>
     void DeflatedBalloon(VmHandle vm, long pages);
 
     /// <summary>The VM was reset: its balloon is empty again.</summary>
     void ResetBalloon(VmHandle vm);
+
+    /// <summary>Gives the free pages inside chunks still in use back to the host; returns how many.</summary>
+    long DiscardFreePages();
 
     /// <summary>
     /// Maps chunk <paramref name="mapChunk"/> into the VM and/or unmaps <paramref name="unmapChunk"/> (0 = none),

@@ -27,10 +27,7 @@ public sealed partial class PageManager
         lock (_lock)
         {
             GmmVm owner = GetVm(vm);
-            // After the call: allocated + ballooned must still fit the base reservation.
-            if (owner.Allocated(GmmAccount.Base) - pagesToFree.Length + owner.Ballooned + ballooned > owner.Reserved[0])
-                throw new GmmException(GmmError.AttemptToFreeTooMuch,
-                    $"{owner.Handle} would have {owner.Ballooned + ballooned} ballooned plus {owner.Allocated(GmmAccount.Base) - pagesToFree.Length} allocated pages, more than its {owner.Reserved[0]} base pages");
+            CheckBalloonFits(owner, ballooned, pagesToFree.Length);
             ValidateFree(owner, GmmAccount.Base, pagesToFree);
             foreach (PageId page in pagesToFree)
             {
@@ -43,12 +40,39 @@ public sealed partial class PageManager
                 }
                 else DropSharedReference(owner, chunk, page, alreadyUncounted: true);
             }
-            owner.Ballooned += ballooned;
-            _ballooned += ballooned;
-            if (owner.RequestedBalloon > 0) owner.ActuallyBallooned += ballooned;
-            if (completed || (owner.RequestedBalloon > 0 && owner.ActuallyBallooned >= owner.RequestedBalloon))
-                owner.RequestedBalloon = owner.ActuallyBallooned = 0;
+            CountBallooned(owner, ballooned, completed);
         }
+    }
+
+    /// <inheritdoc/>
+    public void BalloonedPagesFreedLater(VmHandle vm, long ballooned, long pagesFreedLater, bool completed)
+    {
+        if (ballooned < 0 || pagesFreedLater < 0 || pagesFreedLater > ballooned)
+            throw new GmmException(GmmError.InvalidArgument, $"{pagesFreedLater} pages freed later for {ballooned} ballooned pages");
+        lock (_lock)
+        {
+            GmmVm owner = GetVm(vm);
+            CheckBalloonFits(owner, ballooned, pagesFreedLater);
+            CountBallooned(owner, ballooned, completed);
+        }
+    }
+
+    /// <summary>After the call, allocated + ballooned must still fit the base reservation (seed: "attempt to free too much").</summary>
+    private static void CheckBalloonFits(GmmVm owner, long ballooned, long freed)
+    {
+        long allocated = owner.Allocated(GmmAccount.Base) - freed;
+        if (allocated + owner.Ballooned + ballooned > owner.Reserved[0])
+            throw new GmmException(GmmError.AttemptToFreeTooMuch,
+                $"{owner.Handle} would have {owner.Ballooned + ballooned} ballooned plus {allocated} allocated pages, more than its {owner.Reserved[0]} base pages");
+    }
+
+    private void CountBallooned(GmmVm owner, long ballooned, bool completed)
+    {
+        owner.Ballooned += ballooned;
+        _ballooned += ballooned;
+        if (owner.RequestedBalloon > 0) owner.ActuallyBallooned += ballooned;
+        if (completed || (owner.RequestedBalloon > 0 && owner.ActuallyBallooned >= owner.RequestedBalloon))
+            owner.RequestedBalloon = owner.ActuallyBallooned = 0;
     }
 
     /// <inheritdoc/>

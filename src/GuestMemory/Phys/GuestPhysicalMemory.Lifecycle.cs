@@ -67,11 +67,15 @@ public sealed unsafe partial class GuestPhysicalMemory
         _deferred.ReclaimAll();
     }
 
-    /// <summary>Frees retired pages right away when this thread may wait for readers, else as soon as they are safe.</summary>
+    /// <summary>
+    /// Frees retired pages right away when this thread may wait for readers (else as soon as they are
+    /// safe), and hands the memory of free pages back to the host: reset and ballooning exist to do that.
+    /// </summary>
     private void GiveBackNow()
     {
         if (AccessEpoch.IsInside || _lock.IsHeldByCurrentThread) _deferred.TryReclaim();
         else _deferred.ReclaimAll();
+        _gmm.DiscardFreePages();
     }
 
     private void ThrowIfAnyMapped()

@@ -71,6 +71,8 @@ public sealed unsafe partial class GuestPhysicalMemory
             }
 
             GmmVmStatistics accounts = gmm.GetVmStatistics(Vm);
+            if (accounts.BalloonedPages != counts[(int)GuestPageState.Ballooned])
+                problems.Add($"{who} the Gmm counts {accounts.BalloonedPages} ballooned pages, memory holds {counts[(int)GuestPageState.Ballooned]}");
             if (accounts.Allocated.Base - accounts.SharedPages != privatePages.Count)
                 problems.Add($"{who} the Gmm counts {accounts.Allocated.Base - accounts.SharedPages} private base pages, memory holds {privatePages.Count}");
             IReadOnlyDictionary<PageId, int> gmmRefs = gmm.GetSharedReferences(Vm);
