@@ -1,3 +1,4 @@
+using GuestMemory.Compaction;
 using GuestMemory.Fusion;
 using GuestMemory.Gmm;
 using GuestMemory.Phys;
@@ -34,7 +35,14 @@ public sealed class GlobalMemoryManager : IDisposable
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _log = LoggerFactory.CreateLogger<GlobalMemoryManager>();
         Fusion = new PageFusion(this);
+        Compactor = new Compactor(this);
     }
+
+    /// <summary>Compaction: empties sparse chunks and gives them back to the host.</summary>
+    public Compactor Compactor { get; }
+
+    /// <summary>Whether destroying a VM compacts right away (or wakes the background compactor).</summary>
+    public bool CompactOnVmShutdown { get; set; } = true;
 
     /// <summary>Page fusion: finds identical and zero pages and shares them copy-on-write.</summary>
     public PageFusion Fusion { get; }
@@ -88,6 +96,7 @@ public sealed class GlobalMemoryManager : IDisposable
             _vms.Remove(vm);
         }
         _log.LogInformation("destroyed {Vm}", vm);
+        if (CompactOnVmShutdown && !_disposed) Compactor.OnVmDestroyed();
     }
 
     /// <summary>Gives every page that waits for readers back to the Gmm now (blocks until readers move on).</summary>
@@ -120,6 +129,7 @@ public sealed class GlobalMemoryManager : IDisposable
             _disposed = true;
         }
         Fusion.Stop();
+        Compactor.Dispose();
         foreach (VirtualMachine vm in Vms)
         {
             try { DestroyVm(vm); }

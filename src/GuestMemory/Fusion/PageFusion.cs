@@ -179,7 +179,7 @@ public sealed unsafe class PageFusion : IDisposable
         _armedTag = AccessEpoch.Current;
         Volatile.Write(ref _passes, _passes + 1);
         _manager.Deferred.ReclaimAll(); // merged and zeroed pages go back to the Gmm now...
-        _manager.Pages.DiscardFreePages(); // ...and their memory to the host
+        _manager.Pages.SettleFreedPages(); // ...and their memory to the host
         Interlocked.Add(ref _cpuTicks, (ThreadCpuTime.Now() - cpuStart).Ticks);
         return new FusionPassResult(pass.Examined, pass.Armed, pass.Merged, pass.Created, pass.Zeroed, pass.VolatileSkips, pass.Bytes);
     }

@@ -18,7 +18,12 @@ internal sealed class Chunk
 
     /// <summary>The free set the chunk belongs to (a VM's private set or the shared set); null while spare.</summary>
     public FreeSet? Set;
-    /// <summary>The bin the chunk is linked in, or -1 when it has no free page (or no set).</summary>
+    /// <summary>
+    /// True while the compactor empties the chunk: it stays in its set but sits in no bin, so no
+    /// allocation lands in it, and its free pages do not count as the set's capacity.
+    /// </summary>
+    public bool Evacuating;
+    /// <summary>The bin the chunk is linked in, or -1 when it has no free page (or no set, or is evacuating).</summary>
     public int Bin = -1;
     public Chunk? Prev, Next;
 
@@ -31,6 +36,7 @@ internal sealed class Chunk
         FreeHead = 0;
         FreeCount = Paging.PagesPerChunk;
         PrivateCount = SharedCount = DiscardedCount = 0;
+        Evacuating = false;
         Set = null;
         Bin = -1;
         Prev = Next = null;

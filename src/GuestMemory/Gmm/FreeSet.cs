@@ -18,7 +18,7 @@ internal sealed class FreeSet(string name)
     public string Name { get; } = name;
     /// <summary>Chunks in the set, with or without free pages.</summary>
     public int Chunks { get; private set; }
-    /// <summary>Free pages over all chunks of the set.</summary>
+    /// <summary>Free pages that allocation can use: over all chunks of the set except evacuating ones.</summary>
     public long FreePages { get; private set; }
 
     public static int BinOf(int freeCount) => freeCount == 0 ? -1 : freeCount >= Paging.PagesPerChunk ? FullyFreeBin : freeCount >> 4;
@@ -27,7 +27,7 @@ internal sealed class FreeSet(string name)
     {
         chunk.Set = this;
         Chunks++;
-        FreePages += chunk.FreeCount;
+        if (!chunk.Evacuating) FreePages += chunk.FreeCount;
         Link(chunk);
     }
 
@@ -35,16 +35,34 @@ internal sealed class FreeSet(string name)
     {
         Unlink(chunk);
         Chunks--;
-        FreePages -= chunk.FreeCount;
+        if (!chunk.Evacuating) FreePages -= chunk.FreeCount;
+        chunk.Evacuating = false;
         chunk.Set = null;
     }
 
     /// <summary>Call after a chunk's free count moved by <paramref name="freeDelta"/>.</summary>
     public void Update(Chunk chunk, int freeDelta)
     {
+        if (chunk.Evacuating) return;
         FreePages += freeDelta;
         if (BinOf(chunk.FreeCount) == chunk.Bin) return;
         Unlink(chunk);
+        Link(chunk);
+    }
+
+    /// <summary>Takes a chunk out of allocation while the compactor empties it.</summary>
+    public void Suspend(Chunk chunk)
+    {
+        Unlink(chunk);
+        FreePages -= chunk.FreeCount;
+        chunk.Evacuating = true;
+    }
+
+    /// <summary>Gives an evacuating chunk back to allocation.</summary>
+    public void Resume(Chunk chunk)
+    {
+        chunk.Evacuating = false;
+        FreePages += chunk.FreeCount;
         Link(chunk);
     }
 
@@ -65,7 +83,7 @@ internal sealed class FreeSet(string name)
 
     private void Link(Chunk chunk)
     {
-        int bin = BinOf(chunk.FreeCount);
+        int bin = chunk.Evacuating ? -1 : BinOf(chunk.FreeCount);
         chunk.Bin = bin;
         if (bin < 0) return;
         chunk.Prev = null;

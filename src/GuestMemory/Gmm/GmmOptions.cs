@@ -13,6 +13,13 @@ public sealed record GmmOptions
     /// <summary>Entirely free chunks kept committed for quick reuse instead of going back to the OS.</summary>
     public int SpareEmptyChunks { get; init; } = 2;
 
+    /// <summary>
+    /// Whether pages freed by reset, ballooning and sharing give their memory back to the host at once,
+    /// page by page (splitting the chunk's huge page), or stay resident until compaction empties and
+    /// returns whole chunks (the seed's behaviour, which keeps huge pages). Default: at once.
+    /// </summary>
+    public bool ReturnFreedPagesAtOnce { get; init; } = true;
+
     /// <summary>How far the sum of all reservations may exceed <see cref="HostMemoryLimit"/> (1.0 = no over-commit).</summary>
     public double OvercommitRatio { get; init; } = 4.0;
 

@@ -54,8 +54,12 @@ public interface IGmm
     /// <summary>The VM was reset: its balloon is empty again.</summary>
     void ResetBalloon(VmHandle vm);
 
-    /// <summary>Gives the free pages inside chunks still in use back to the host; returns how many.</summary>
-    long DiscardFreePages();
+    /// <summary>
+    /// The caller has just freed pages here and there (reset, balloon, sharing): the Gmm hands the memory
+    /// of free pages inside used chunks back to the host now if <see cref="GmmOptions.ReturnFreedPagesAtOnce"/>
+    /// says so, and otherwise leaves it to compaction. Returns how many pages went back.
+    /// </summary>
+    long SettleFreedPages();
 
     /// <summary>
     /// Maps chunk <paramref name="mapChunk"/> into the VM and/or unmaps <paramref name="unmapChunk"/> (0 = none),

@@ -2,6 +2,9 @@ namespace GuestMemory.Gmm;
 
 public sealed partial class PageManager
 {
+    /// <inheritdoc/>
+    public long SettleFreedPages() => _options.ReturnFreedPagesAtOnce ? DiscardFreePages() : 0;
+
     /// <summary>
     /// Gives the free pages inside chunks that are still in use back to the host, one madvise per run
     /// of free pages, and returns how many went. Whole free chunks already go back when they empty;

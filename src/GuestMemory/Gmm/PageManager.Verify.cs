@@ -73,7 +73,7 @@ public sealed partial class PageManager
                 }
                 else if (chunk.Set == null) problems.Add($"chunk {chunk.Id} is neither spare nor in a free set");
                 else if (chunk.IsEmpty) problems.Add($"empty chunk {chunk.Id} was neither kept as spare nor released");
-                else if (chunk.Bin != FreeSet.BinOf(chunk.FreeCount)) problems.Add($"chunk {chunk.Id} sits in bin {chunk.Bin} with {chunk.FreeCount} free pages");
+                else if (chunk.Bin != (chunk.Evacuating ? -1 : FreeSet.BinOf(chunk.FreeCount))) problems.Add($"chunk {chunk.Id} sits in bin {chunk.Bin} with {chunk.FreeCount} free pages");
             }
 
             if (privatePages != _privatePages) problems.Add($"global private pages {_privatePages}, recounted {privatePages}");
@@ -113,7 +113,7 @@ public sealed partial class PageManager
             {
                 if (chunk.Set != set) continue;
                 chunks++;
-                free += chunk.FreeCount;
+                if (!chunk.Evacuating) free += chunk.FreeCount;
             }
             if (chunks != set.Chunks || free != set.FreePages)
                 problems.Add($"free set '{set.Name}' counts {set.Chunks} chunks / {set.FreePages} free pages, recounted {chunks} / {free}");

@@ -25,7 +25,7 @@ public sealed unsafe partial class GuestPhysicalMemory
                     {
                         ulong e = range.Entries[i];
                         Publish(ref range.Entries[i], e, GuestPage.Make(GuestPageType.Ram, GuestPageState.Zero, PageId.Nil));
-                        if (GuestPage.HasHostPage(e)) _deferred.Retire(Vm, GuestPage.Page(e));
+                        if (GuestPage.HasHostPage(e)) Retire(GuestPage.Page(e));
                     }
                 }
                 else if (range.Type == GuestPageType.Rom)
@@ -58,7 +58,7 @@ public sealed unsafe partial class GuestPhysicalMemory
                 for (int i = 0; i < range.Entries.Length; i++)
                 {
                     ulong e = range.Entries[i];
-                    if (GuestPage.HasHostPage(e)) _deferred.Retire(Vm, GuestPage.Page(e));
+                    if (GuestPage.HasHostPage(e)) Retire(GuestPage.Page(e));
                     Publish(ref range.Entries[i], e, GuestPage.Make(range.Type, GuestPageState.Zero, PageId.Nil));
                 }
             }
@@ -75,7 +75,7 @@ public sealed unsafe partial class GuestPhysicalMemory
     {
         if (AccessEpoch.IsInside || _lock.IsHeldByCurrentThread) _deferred.TryReclaim();
         else _deferred.ReclaimAll();
-        _gmm.DiscardFreePages();
+        _gmm.SettleFreedPages();
     }
 
     private void ThrowIfAnyMapped()

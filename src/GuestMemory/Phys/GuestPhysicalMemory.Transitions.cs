@@ -53,6 +53,16 @@ public sealed unsafe partial class GuestPhysicalMemory
         return next;
     }
 
+    /// <summary>
+    /// Under the lock: an entry stopped pointing at <paramref name="page"/>; it goes back to the Gmm once
+    /// no access can still be using it. A page not yet reported to the Gmm is dropped from the report.
+    /// </summary>
+    private void Retire(PageId page)
+    {
+        _handy.Forget(page);
+        _deferred.Retire(Vm, page);
+    }
+
     /// <summary>Under the lock: stores a new entry and keeps the per-state counts.</summary>
     private void Publish(ref ulong slot, ulong old, ulong next)
     {
@@ -80,7 +90,7 @@ public sealed unsafe partial class GuestPhysicalMemory
             ref ulong slot = ref range.Entries[(update.Address - range.Start) >> Paging.PageShift];
             if (slot != update.Expected) continue;
             Publish(ref slot, slot, update.Replacement);
-            if (!update.Retire.IsNil) _deferred.Retire(Vm, update.Retire);
+            if (!update.Retire.IsNil) Retire(update.Retire);
             update.Applied = true;
         }
     }

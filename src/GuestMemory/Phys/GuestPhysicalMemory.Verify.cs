@@ -18,7 +18,7 @@ public sealed unsafe partial class GuestPhysicalMemory
             var counts = new long[_stateCounts.Length];
             var privatePages = new HashSet<PageId>();
             var sharedRefs = new Dictionary<PageId, int>();
-            var unreported = _handy.Unreported.ToDictionary(d => d.Page, d => d.GuestFrame);
+            var unreported = _handy.Unreported.ToDictionary(kv => kv.Key, kv => kv.Value);
             string who = $"{Vm}";
 
             foreach (MemoryRange range in _ranges)

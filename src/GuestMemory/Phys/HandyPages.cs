@@ -17,7 +17,9 @@ internal sealed class HandyPages(IGmm gmm, VmHandle vm)
 
     private PageDescriptor[] _pages = new PageDescriptor[Capacity];
     private int _count;
-    private readonly List<PageDescriptor> _putToUse = [];
+    /// <summary>Pages put to use since the last report: page id → guest frame.</summary>
+    private readonly Dictionary<uint, ulong> _putToUse = [];
+    private PageDescriptor[] _report = new PageDescriptor[Capacity];
 
     /// <summary>Pages at hand now.</summary>
     public int Count => _count;
@@ -30,7 +32,7 @@ internal sealed class HandyPages(IGmm gmm, VmHandle vm)
     {
         if (_count == 0) Refill(Capacity);
         PageDescriptor page = _pages[--_count];
-        _putToUse.Add(new PageDescriptor { Page = page.Page, GuestFrame = guestFrame });
+        _putToUse[page.Page.Value] = guestFrame;
         if (_count <= RefillThreshold) TryRefill();
         return page;
     }
@@ -44,12 +46,26 @@ internal sealed class HandyPages(IGmm gmm, VmHandle vm)
     /// <summary>The pages at hand and the pages put to use but not yet reported (for Verify and destroy).</summary>
     public IEnumerable<PageDescriptor> AtHand => _pages.Take(_count);
 
-    /// <summary>Pages whose guest frame the Gmm has not been told yet.</summary>
-    public IReadOnlyList<PageDescriptor> Unreported => _putToUse;
+    /// <summary>Pages whose guest frame the Gmm has not been told yet: page → guest frame.</summary>
+    public IEnumerable<KeyValuePair<PageId, ulong>> Unreported => _putToUse.Select(kv => KeyValuePair.Create(new PageId(kv.Key), kv.Value));
 
-    /// <summary>Gives every page at hand back (VM destroy); reports nothing further.</summary>
-    public void Drain(Action<PageId> giveBack)
+    /// <summary>
+    /// A page put to use has left its guest page (it is being freed): its guest frame must not be
+    /// reported any more, or a later report would name a page that is free or someone else's by then.
+    /// </summary>
+    public void Forget(PageId page) => _putToUse.Remove(page.Value);
+
+    /// <summary>
+    /// Hands every page at hand to <paramref name="giveBack"/>. With <paramref name="reportFirst"/> the Gmm is
+    /// first told the guest frames of the pages put to use (compaction needs them); at destroy it is not.
+    /// </summary>
+    public void Drain(Action<PageId> giveBack, bool reportFirst = false)
     {
+        if (reportFirst && _putToUse.Count > 0)
+        {
+            gmm.AllocateHandyPages(vm, PendingReport(), []);
+            _putToUse.Clear();
+        }
         for (int i = 0; i < _count; i++) giveBack(_pages[i].Page);
         _count = 0;
         _putToUse.Clear();
@@ -67,10 +83,19 @@ internal sealed class HandyPages(IGmm gmm, VmHandle vm)
         }
     }
 
+    /// <summary>The pages put to use, as the batch the Gmm call takes (a reused buffer).</summary>
+    private ReadOnlySpan<PageDescriptor> PendingReport()
+    {
+        if (_report.Length < _putToUse.Count) _report = new PageDescriptor[_putToUse.Count * 2];
+        int n = 0;
+        foreach ((uint page, ulong frame) in _putToUse) _report[n++] = new PageDescriptor { Page = new PageId(page), GuestFrame = frame };
+        return _report.AsSpan(0, n);
+    }
+
     private void Refill(int wanted)
     {
         if (_count + wanted > _pages.Length) Array.Resize(ref _pages, _count + wanted);
-        int granted = gmm.AllocateHandyPages(vm, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_putToUse), _pages.AsSpan(_count, wanted));
+        int granted = gmm.AllocateHandyPages(vm, PendingReport(), _pages.AsSpan(_count, wanted));
         _putToUse.Clear();
         _count += granted;
         Refills++;
