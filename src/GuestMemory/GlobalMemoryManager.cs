@@ -1,4 +1,5 @@
 using GuestMemory.Compaction;
+using GuestMemory.Diagnostics;
 using GuestMemory.Fusion;
 using GuestMemory.Gmm;
 using GuestMemory.Phys;
@@ -36,7 +37,11 @@ public sealed class GlobalMemoryManager : IDisposable
         _log = LoggerFactory.CreateLogger<GlobalMemoryManager>();
         Fusion = new PageFusion(this);
         Compactor = new Compactor(this);
+        Metrics = new GuestMemoryMetrics(this);
     }
+
+    /// <summary>The manager's figures as System.Diagnostics.Metrics instruments (meter "GuestMemory").</summary>
+    public GuestMemoryMetrics Metrics { get; }
 
     /// <summary>Compaction: empties sparse chunks and gives them back to the host.</summary>
     public Compactor Compactor { get; }
@@ -128,6 +133,7 @@ public sealed class GlobalMemoryManager : IDisposable
             if (_disposed) return;
             _disposed = true;
         }
+        Metrics.Dispose();
         Fusion.Stop();
         Compactor.Dispose();
         foreach (VirtualMachine vm in Vms)
