@@ -143,7 +143,13 @@ public sealed unsafe partial class GuestPhysicalMemory
             if (range.Type == GuestPageType.Rom)
             {
                 if (range.RomMode == RomWriteMode.Shadow)
-                    part.CopyTo(new Span<byte>(_host.PageAddress(GuestPage.Page(range.Entries[index])) + inPage, length));
+                {
+                    ref ulong slot = ref range.Entries[index];
+                    part.CopyTo(HostPage(slot)[inPage..]);
+                    // Shadow ROM is written in place: live save and migration must still see it as changed.
+                    ulong written = slot | GuestPage.WrittenToFlag | GuestPage.DirtyFlag;
+                    if (written != slot) Publish(ref slot, slot, written);
+                }
             }
             else
             {
