@@ -80,7 +80,11 @@ public sealed unsafe partial class GuestPhysicalMemory
             ref ulong slot = ref range.Entries[(update.Address - range.Start) >> Paging.PageShift];
             if (slot != update.Expected) continue;
             Publish(ref slot, slot, update.Replacement);
-            if (!update.Retire.IsNil) _deferred.Retire(Vm, update.Retire);
+            if (!update.Retire.IsNil)
+            {
+                _handy.Unreport(update.Retire);
+                _deferred.Retire(Vm, update.Retire);
+            }
             update.Applied = true;
         }
     }
