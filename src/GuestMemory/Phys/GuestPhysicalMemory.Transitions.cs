@@ -65,7 +65,7 @@ public sealed unsafe partial class GuestPhysicalMemory
 
     /// <summary>
     /// Under the lock: applies conditional entry changes (the body of a page update request). Each
-    /// update happens only if the entry still equals what the sender saw; the host page it replaced is
+    /// update happens only if the entry still equals what the sender saw and the page is not mapped; the host page it replaced is
     /// retired, so it goes back to the Gmm once no reader can hold it any more.
     /// </summary>
     internal void ApplyUpdates(Span<PageUpdate> updates)
@@ -78,7 +78,8 @@ public sealed unsafe partial class GuestPhysicalMemory
             MemoryRange? range = FindRange(update.Address);
             if (range == null || range.Type == GuestPageType.Mmio) continue;
             ref ulong slot = ref range.Entries[(update.Address - range.Start) >> Paging.PageShift];
-            if (slot != update.Expected) continue;
+            // A mapped page is never shared, moved or freed, whatever the sender saw.
+            if (slot != update.Expected || GuestPage.IsLocked(slot)) continue;
             Publish(ref slot, slot, update.Replacement);
             if (!update.Retire.IsNil)
             {

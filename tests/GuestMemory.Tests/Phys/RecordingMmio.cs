@@ -2,12 +2,12 @@ using GuestMemory.Phys;
 
 namespace GuestMemory.Tests.Phys;
 
-/// <summary>An MMIO device backed by plain bytes that records every access it gets (and whether the VM lock was held).</summary>
+/// <summary>An MMIO device backed by plain bytes that records every access it gets, data in hex (and whether the VM lock was held).</summary>
 internal sealed class RecordingMmio(int size, GuestPhysicalMemory? owner = null) : IMmioHandler
 {
     public byte[] Registers { get; } = new byte[size];
 
-    public List<(string Kind, ulong Offset, byte[] Data)> Accesses { get; } = [];
+    public List<(string Kind, ulong Offset, string Data)> Accesses { get; } = [];
 
     /// <summary>Set when a handler ran while the owner's lock was held by the calling thread.</summary>
     public bool CalledUnderLock { get; private set; }
@@ -16,13 +16,13 @@ internal sealed class RecordingMmio(int size, GuestPhysicalMemory? owner = null)
     {
         CalledUnderLock |= owner?.Lock.IsHeldByCurrentThread == true;
         Registers.AsSpan((int)offset, destination.Length).CopyTo(destination);
-        Accesses.Add(("read", offset, destination.ToArray()));
+        Accesses.Add(("read", offset, Convert.ToHexString(destination)));
     }
 
     public void Write(ulong offset, ReadOnlySpan<byte> source)
     {
         CalledUnderLock |= owner?.Lock.IsHeldByCurrentThread == true;
         source.CopyTo(Registers.AsSpan((int)offset));
-        Accesses.Add(("write", offset, source.ToArray()));
+        Accesses.Add(("write", offset, Convert.ToHexString(source)));
     }
 }
