@@ -81,13 +81,21 @@ public sealed unsafe partial class GuestPhysicalMemory
             // A mapped page is never shared, moved or freed, whatever the sender saw.
             if (slot != update.Expected || GuestPage.IsLocked(slot)) continue;
             Publish(ref slot, slot, update.Replacement);
-            if (!update.Retire.IsNil)
-            {
-                _handy.Unreport(update.Retire);
-                _deferred.Retire(Vm, update.Retire);
-            }
+            if (!update.Retire.IsNil) RetireReplaced(update.Expected, update.Retire);
             update.Applied = true;
         }
+    }
+
+    /// <summary>
+    /// Under the lock: retires the host page an update replaced. A private page first stops backing its guest
+    /// frame in the Gmm (it is still this VM's until readers move on), so the frame's next page is its only one.
+    /// </summary>
+    private void RetireReplaced(ulong old, PageId retired)
+    {
+        bool privatePage = GuestPage.State(old) is GuestPageState.Allocated or GuestPageState.WriteMonitored && GuestPage.Page(old) == retired;
+        if (privatePage && !_handy.Unreport(retired))
+            _gmm.AllocateHandyPages(Vm, [new PageDescriptor { Page = retired, GuestFrame = PageDescriptor.NoGuestFrame }], default);
+        _deferred.Retire(Vm, retired);
     }
 
     /// <summary>Loads a page entry without the lock (for scanners: a snapshot that requests re-check).</summary>

@@ -49,16 +49,17 @@ internal sealed class HandyPages(IGmm gmm, VmHandle vm)
 
     /// <summary>
     /// A page put to use has left its guest frame (fusion, compaction) before the next refill reported it:
-    /// report nothing for it, since by then it may be free or another VM's.
+    /// report nothing for it, since by then it may be free or another VM's. False when it was reported already.
     /// </summary>
-    public void Unreport(PageId page)
+    public bool Unreport(PageId page)
     {
         for (int i = 0; i < _putToUse.Count; i++)
         {
             if (_putToUse[i].Page != page) continue;
             _putToUse.RemoveAt(i);
-            return;
+            return true;
         }
+        return false;
     }
 
     /// <summary>Every page put to use has left its guest frame (reset): report none of them.</summary>
