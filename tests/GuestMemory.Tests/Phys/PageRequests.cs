@@ -25,8 +25,9 @@ internal static class PageRequests
     /// </summary>
     public static bool ArmWriteMonitoring(GuestPhysicalMemory memory, ulong address)
     {
+        if (!memory.Ranges.Any(r => r.Contains(address) && r.Type == GuestPageType.Ram)) return false;
         ulong e = memory.Entry(address);
-        if (GuestPage.Type(e) != GuestPageType.Ram || GuestPage.State(e) != GuestPageState.Allocated || GuestPage.IsLocked(e)) return false;
+        if (GuestPage.State(e) != GuestPageState.Allocated || GuestPage.IsLocked(e)) return false;
         ulong armed = GuestPage.WithState(e, GuestPageState.WriteMonitored) & ~GuestPage.WrittenToFlag;
         if (!Apply(memory, address, e, armed)) return false;
         AccessEpoch.WaitForReaders(AccessEpoch.Current);
