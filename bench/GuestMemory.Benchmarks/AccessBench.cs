@@ -39,13 +39,14 @@ public static unsafe class AccessBench
         double write4k = Median(repetitions, () => Gbps(() => WritePages(memory, fill)));
         double read4k = Median(repetitions, () => Gbps(() => ReadPages(memory, buffer)));
         double memcpy4k = Median(repetitions, () => Gbps(() => CopyPagesNative(native.Address, fill)));
+        double memcpy4kRead = Median(repetitions, () => Gbps(() => CopyPagesFromNative(native.Address, buffer)));
         double read8 = Median(repetitions, () => NsPerRead(() => ReadRandom(memory, addresses)));
         double read8Span = Median(repetitions, () => NsPerRead(() => ReadRandomSpan(memory, addresses)));
         double raw8 = Median(repetitions, () => NsPerRead(() => ReadRandomNative(native.Address, addresses)));
         double firstWrite = Median(repetitions, () => FirstWrites(gmm));
         double kernelFault = Median(repetitions, KernelFaults);
 
-        return new AccessFigures(write4k, read4k, memcpy4k, read8, read8Span, raw8, firstWrite, kernelFault,
+        return new AccessFigures(write4k, read4k, memcpy4k, memcpy4kRead, read8, read8Span, raw8, firstWrite, kernelFault,
             PgmBytesPerGuestPage(gmm), sizeof(ulong), repetitions, gmm.Pages.Host.HugePages);
     }
 
@@ -92,6 +93,13 @@ public static unsafe class AccessBench
     {
         for (int pass = 0; pass < CopyPasses; pass++)
             for (int page = 0; page < CopyPages; page++) source.AsSpan().CopyTo(new Span<byte>(destination + (nint)page * PageSize, PageSize));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CopyPagesFromNative(byte* source, byte[] destination)
+    {
+        for (int pass = 0; pass < CopyPasses; pass++)
+            for (int page = 0; page < CopyPages; page++) new ReadOnlySpan<byte>(source + (nint)page * PageSize, PageSize).CopyTo(destination);
     }
 
     /// <summary>Independent 8-byte reads (8-aligned, so none crosses a page) over the whole 64 MiB.</summary>
