@@ -81,7 +81,7 @@ public sealed class GlobalMemoryManager : IDisposable
             long ramPages = options.RamSize >> Paging.PageShift;
             VmHandle handle = Pages.RegisterVm(options.Name, new AccountPages(ramPages + HandyPages.Capacity, 0, 0), options.Policy, options.Priority);
             var memory = new GuestPhysicalMemory(handle, Pages, Pages.Host, Deferred, pages => GrowReservation(handle, pages));
-            memory.RegisterRam(0, (ulong)options.RamSize, "ram");
+            memory.RegisterRam(0, (ulong)options.RamSize, "ram", reserve: false);
             var vm = new VirtualMachine(this, options, handle, memory);
             _vms.Add(vm);
             _log.LogInformation("created {Vm} with {RamMib} MiB of RAM", vm, options.RamSize >> 20);

@@ -39,8 +39,9 @@ public sealed unsafe partial class GuestPhysicalMemory
                 (MemoryRange range, int index) = FindRamPage(address);
                 ulong e = range.Entries[index];
                 Publish(ref range.Entries[index], e, GuestPage.Make(GuestPageType.Ram, GuestPageState.Ballooned, PageId.Nil));
-                if (GuestPage.HasHostPage(e)) Retire(GuestPage.Page(e));
+                if (GuestPage.HasHostPage(e)) Retire(GuestPage.Page(e), GuestPage.State(e));
             }
+            FlushRetired();
             freed = backed;
         }
         GiveBackNow();

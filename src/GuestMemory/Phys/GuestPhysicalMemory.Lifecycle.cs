@@ -25,7 +25,7 @@ public sealed unsafe partial class GuestPhysicalMemory
                     {
                         ulong e = range.Entries[i];
                         Publish(ref range.Entries[i], e, GuestPage.Make(GuestPageType.Ram, GuestPageState.Zero, PageId.Nil));
-                        if (GuestPage.HasHostPage(e)) Retire(GuestPage.Page(e));
+                        if (GuestPage.HasHostPage(e)) Retire(GuestPage.Page(e), GuestPage.State(e));
                     }
                 }
                 else if (range.Type == GuestPageType.Rom)
@@ -35,6 +35,7 @@ public sealed unsafe partial class GuestPhysicalMemory
                     FillRom(range);
                 }
             }
+            FlushRetired();
             _gmm.ResetBalloon(Vm);
         }
         GiveBackNow();
@@ -58,7 +59,7 @@ public sealed unsafe partial class GuestPhysicalMemory
                 for (int i = 0; i < range.Entries.Length; i++)
                 {
                     ulong e = range.Entries[i];
-                    if (GuestPage.HasHostPage(e)) Retire(GuestPage.Page(e));
+                    if (GuestPage.HasHostPage(e)) _deferred.Retire(Vm, GuestPage.Page(e)); // the Gmm forgets the whole VM next
                     Publish(ref range.Entries[i], e, GuestPage.Make(range.Type, GuestPageState.Zero, PageId.Nil));
                 }
             }

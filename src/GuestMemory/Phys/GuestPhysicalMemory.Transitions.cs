@@ -4,6 +4,10 @@ namespace GuestMemory.Phys;
 
 public sealed unsafe partial class GuestPhysicalMemory
 {
+    // Private pages retired by the running locked operation, and those whose frame the Gmm must forget (VM lock).
+    private readonly List<PageId> _retiring = [];
+    private readonly List<PageDescriptor> _framesToClear = [];
+
     /// <summary>
     /// Under the lock: makes the page an Allocated page this VM may write and returns its entry. A zero
     /// page takes a handy page, a shared page is copied into one (copy-on-write), a monitored page is
@@ -54,13 +58,29 @@ public sealed unsafe partial class GuestPhysicalMemory
     }
 
     /// <summary>
-    /// Under the lock: an entry stopped pointing at <paramref name="page"/>; it goes back to the Gmm once
-    /// no access can still be using it. A page not yet reported to the Gmm is dropped from the report.
+    /// Under the lock: an entry in state <paramref name="oldState"/> stopped pointing at <paramref name="page"/>,
+    /// which goes back to the Gmm once no access can still be using it. A private page also stops backing its
+    /// guest frame: dropped from the handy pages' pending report, or — when the Gmm was told already — told
+    /// again (as "no frame") in one batched call by <see cref="FlushRetired"/>, so a frame never has two pages.
     /// </summary>
-    private void Retire(PageId page)
+    private void Retire(PageId page, GuestPageState oldState)
     {
-        _handy.Forget(page);
-        _deferred.Retire(Vm, page);
+        if (oldState == GuestPageState.Shared)
+        {
+            _deferred.Retire(Vm, page);
+            return;
+        }
+        if (!_handy.Forget(page)) _framesToClear.Add(new PageDescriptor { Page = page, GuestFrame = PageDescriptor.NoGuestFrame });
+        _retiring.Add(page);
+    }
+
+    /// <summary>Under the lock, at the end of an operation that retired private pages: tells the Gmm, then queues them.</summary>
+    private void FlushRetired()
+    {
+        if (_framesToClear.Count > 0) _gmm.AllocateHandyPages(Vm, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_framesToClear), []);
+        _framesToClear.Clear();
+        foreach (PageId page in _retiring) _deferred.Retire(Vm, page);
+        _retiring.Clear();
     }
 
     /// <summary>Under the lock: stores a new entry and keeps the per-state counts.</summary>
@@ -75,7 +95,7 @@ public sealed unsafe partial class GuestPhysicalMemory
 
     /// <summary>
     /// Under the lock: applies conditional entry changes (the body of a page update request). Each
-    /// update happens only if the entry still equals what the sender saw; the host page it replaced is
+    /// update happens only if the entry still equals what the sender saw and the page is not mapped; the host page it replaced is
     /// retired, so it goes back to the Gmm once no reader can hold it any more.
     /// </summary>
     internal void ApplyUpdates(Span<PageUpdate> updates)
@@ -88,11 +108,13 @@ public sealed unsafe partial class GuestPhysicalMemory
             MemoryRange? range = FindRange(update.Address);
             if (range == null || range.Type == GuestPageType.Mmio) continue;
             ref ulong slot = ref range.Entries[(update.Address - range.Start) >> Paging.PageShift];
-            if (slot != update.Expected) continue;
+            // A mapped page is never shared, moved or freed, whatever the sender saw.
+            if (slot != update.Expected || GuestPage.IsLocked(slot)) continue;
             Publish(ref slot, slot, update.Replacement);
-            if (!update.Retire.IsNil) Retire(update.Retire);
+            if (!update.Retire.IsNil) Retire(update.Retire, GuestPage.State(update.Expected));
             update.Applied = true;
         }
+        FlushRetired();
     }
 
     /// <summary>Loads a page entry without the lock (for scanners: a snapshot that requests re-check).</summary>

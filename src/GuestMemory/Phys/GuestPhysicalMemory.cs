@@ -80,13 +80,24 @@ public sealed unsafe partial class GuestPhysicalMemory
     /// <summary>True once the VM has been destroyed; every access then fails with <see cref="GmmError.VmDestroyed"/>.</summary>
     public bool IsDestroyed => _destroyed;
 
-    /// <summary>Registers guest RAM at [start, start + size): every page starts on the zero page.</summary>
-    public MemoryRange RegisterRam(ulong start, ulong size, string name)
+    /// <summary>
+    /// Registers guest RAM at [start, start + size): every page starts on the zero page. The VM's base
+    /// reservation grows by the range's pages, so the guest can fill it.
+    /// </summary>
+    public MemoryRange RegisterRam(ulong start, ulong size, string name) => RegisterRam(start, size, name, reserve: true);
+
+    /// <param name="start">First guest-physical address.</param>
+    /// <param name="size">Bytes, page aligned.</param>
+    /// <param name="name">A name for tools.</param>
+    /// <param name="reserve">False only for the RAM the VM was created with, which its initial reservation covers.</param>
+    internal MemoryRange RegisterRam(ulong start, ulong size, string name, bool reserve)
     {
         var range = new MemoryRange(name, CheckRange(start, size), size, GuestPageType.Ram);
         using (_lock.Enter())
         {
             ThrowIfDestroyed();
+            CheckNoOverlap(range);
+            if (reserve) Reserve(range.PageCount, "RAM");
             Insert(range);
             _stateCounts[(int)GuestPageState.Zero] += range.PageCount;
             if (start == 0)
@@ -115,8 +126,7 @@ public sealed unsafe partial class GuestPhysicalMemory
             CheckNoOverlap(range);
             var pages = new PageDescriptor[range.PageCount];
             for (int i = 0; i < pages.Length; i++) pages[i].GuestFrame = (start >> Paging.PageShift) + (ulong)i;
-            if (!GrowReservation(pages.Length))
-                throw new GmmException(GmmError.ReservationDeclined, $"no room to reserve {pages.Length} ROM pages");
+            Reserve(pages.Length, "ROM");
             try
             {
                 _gmm.AllocatePages(Vm, GmmAccount.Base, pages, zero: false);
@@ -189,6 +199,11 @@ public sealed unsafe partial class GuestPhysicalMemory
         if (start >= MaxAddress || size > MaxAddress - start) throw new GmmException(GmmError.InvalidRange, $"range [{start:x}, +{size:x}) reaches past the 2^52 guest-physical limit");
         if ((size >> Paging.PageShift) > int.MaxValue) throw new GmmException(GmmError.InvalidRange, $"range of {size >> Paging.PageShift} pages is too large for one range");
         return start;
+    }
+
+    private void Reserve(long pages, string what)
+    {
+        if (!GrowReservation(pages)) throw new GmmException(GmmError.ReservationDeclined, $"no room to reserve {pages} {what} pages");
     }
 
     private void CheckNoOverlap(MemoryRange range)

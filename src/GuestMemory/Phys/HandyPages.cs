@@ -52,8 +52,12 @@ internal sealed class HandyPages(IGmm gmm, VmHandle vm)
     /// <summary>
     /// A page put to use has left its guest page (it is being freed): its guest frame must not be
     /// reported any more, or a later report would name a page that is free or someone else's by then.
+    /// Returns false when the frame was reported already (the Gmm then must be told it is gone).
     /// </summary>
-    public void Forget(PageId page) => _putToUse.Remove(page.Value);
+    public bool Forget(PageId page) => _putToUse.Remove(page.Value);
+
+    /// <summary>Every page put to use has left its guest frame (reset): report none of them.</summary>
+    public void ForgetAll() => _putToUse.Clear();
 
     /// <summary>
     /// Hands every page at hand to <paramref name="giveBack"/>. With <paramref name="reportFirst"/> the Gmm is

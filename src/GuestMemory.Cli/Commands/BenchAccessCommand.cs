@@ -1,0 +1,48 @@
+using System.CommandLine;
+using System.Text.Json;
+using GuestMemory.Benchmarks;
+using Spectre.Console;
+
+namespace GuestMemory.Cli.Commands;
+
+/// <summary><c>gmm bench access</c>: guest memory access through the API beside the same work on plain memory.</summary>
+internal static class BenchAccessCommand
+{
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static Command Create()
+    {
+        Option<bool> json = BenchCommand.JsonOption();
+        var repetitions = new Option<int>("--repetitions") { Description = "Timed runs per figure (the median is reported)", DefaultValueFactory = _ => 7 };
+        repetitions.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 101) r.AddError("--repetitions must be 1..101"); });
+        var access = new Command("access", "Read/Write/ReadUInt64 throughput and latency, first writes and metadata per guest page, beside memcpy, raw reads and kernel faults")
+        {
+            json, repetitions,
+        };
+        access.SetAction(p => Print(AccessBench.Run(p.GetValue(repetitions)), p.GetValue(json)));
+        return access;
+    }
+
+    private static int Print(AccessFigures f, bool json)
+    {
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(f, Json));
+            return 0;
+        }
+        var table = new Table().Title($"gmm bench access (median of {f.Repetitions} runs after a warm-up; huge pages: {f.HugePages})")
+            .AddColumns("figure", "API", "baseline", "ratio", "target");
+        table.AddRow("4 KiB Write, GB/s", F(f.Write4kGbps), $"memcpy {F(f.Memcpy4kGbps)}", Pct(f.Write4kGbps / f.Memcpy4kGbps), ">= 80%");
+        table.AddRow("4 KiB Read, GB/s", F(f.Read4kGbps), $"memcpy {F(f.Memcpy4kReadGbps)}", Pct(f.Read4kGbps / f.Memcpy4kReadGbps), ">= 80%");
+        table.AddRow("random ReadUInt64, ns", F(f.Read8RandomNs), $"raw {F(f.RawRead8RandomNs)}", $"{f.Read8RandomNs / f.RawRead8RandomNs:0.00}x", "<= 1.5x");
+        table.AddRow("random Read(8-byte span), ns", F(f.Read8SpanRandomNs), $"raw {F(f.RawRead8RandomNs)}", $"{f.Read8SpanRandomNs / f.RawRead8RandomNs:0.00}x", "");
+        table.AddRow("first write per page, ns", F(f.FirstWriteNsPerPage), $"mmap+touch {F(f.KernelFaultNsPerPage)}", $"{f.FirstWriteNsPerPage / f.KernelFaultNsPerPage:0.00}x", "<= 1x");
+        table.AddRow("PGM metadata per guest page, bytes", F(f.PgmBytesPerGuestPage), "VirtualBox 16", $"entry {f.PgmEntryBytes} B", "8");
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    private static string F(double value) => value.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string Pct(double ratio) => $"{ratio * 100:0}%";
+}

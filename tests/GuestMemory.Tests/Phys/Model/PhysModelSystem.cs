@@ -1,0 +1,165 @@
+using GuestMemory.Phys;
+using static GuestMemory.Tests.Phys.Model.ModelLayout;
+
+namespace GuestMemory.Tests.Phys.Model;
+
+/// <summary>
+/// A fresh manager with several VMs and, beside it, the byte-exact reference model: the expected content of
+/// every VM's mapped space and its ballooned pages. <see cref="Apply"/> runs one operation on both and throws
+/// on the first difference (content, error code, or a failing access that changed something).
+/// </summary>
+internal sealed class PhysModelSystem : IDisposable
+{
+    private readonly GlobalMemoryManager _gmm = TestVms.CreateManager(hostMib: 32);
+    private readonly VirtualMachine[] _vms;
+    private readonly byte[][] _expected;
+    private readonly HashSet<int>[] _ballooned;
+
+    public PhysModelSystem(int vmCount)
+    {
+        _vms = new VirtualMachine[vmCount];
+        _expected = new byte[vmCount][];
+        _ballooned = new HashSet<int>[vmCount];
+        for (int i = 0; i < vmCount; i++)
+        {
+            _vms[i] = _gmm.AddVm(RamPages, $"vm{i}");
+            Register(_vms[i].Memory, i);
+            _expected[i] = new byte[MappedPages * PageSize];
+            PowerOn(_expected[i], i, keepMmio: false);
+            _ballooned[i] = [];
+        }
+    }
+
+    public void Apply(PhysOp op)
+    {
+        switch (op)
+        {
+            case WriteOp w: Write(w.Vm, w.Address, TestVms.Bytes(w.Length, w.Seed)); break;
+            case WriteUInt64Op w: Write(w.Vm, w.Address, BitConverter.GetBytes(w.Value), (m, a, _) => m.WriteUInt64(a, w.Value)); break;
+            case FillPageOp f: Write(f.Vm, (ulong)f.Page * PageSize, Enumerable.Repeat(f.Pattern, PageSize).ToArray()); break;
+            case ReadOp r: Read(r.Vm, r.Address, r.Length); break;
+            case ReadUInt64Op r: ReadUInt64(r.Vm, r.Address); break;
+            case MapWriteOp m: MapWrite(m); break;
+            case MapReadOp m: MapRead(m.Vm, m.Page); break;
+            case ResetOp r: Reset(r.Vm); break;
+            case ArmOp a: PageRequests.ArmWriteMonitoring(Memory(a.Vm), Address(a.Page)); break;
+            case MergeOp m: Merge(m); break;
+            case BalloonOp b:
+                if (KindOf(b.Page) == Kind.Ram && PageRequests.Balloon(Memory(b.Vm), Address(b.Page))) _ballooned[b.Vm].Add(b.Page);
+                break;
+            case ReclaimOp: _gmm.ReclaimRetiredPages(); break;
+            case VerifyOp: VerifyAll(); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown operation");
+        }
+    }
+
+    /// <summary>Compares every VM with the model, checks consistency, destroys every VM and checks that all came back.</summary>
+    public void Finish()
+    {
+        VerifyAll();
+        _gmm.DestroyAllAndVerify();
+    }
+
+    public void Dispose() => _gmm.Dispose();
+
+    private GuestPhysicalMemory Memory(int vm) => _vms[vm].Memory;
+    private static ulong Address(int page) => (ulong)page * PageSize;
+
+    private void VerifyAll()
+    {
+        for (int vm = 0; vm < _vms.Length; vm++) AssertMatches(vm);
+        _gmm.Verify();
+    }
+
+    private void AssertMatches(int vm)
+    {
+        byte[] actual = Memory(vm).ReadBytes(0, MappedPages * PageSize);
+        int at = actual.AsSpan().CommonPrefixLength(_expected[vm]);
+        if (at < actual.Length) Assert.Fail($"vm{vm} differs from the model at {at:x}: {actual[at]:x2}, expected {_expected[vm][at]:x2}");
+    }
+
+    /// <summary>The error an access to [address, +length) must fail with, or null; ballooned pages matter only to writes.</summary>
+    private GmmError? ExpectedError(int vm, ulong address, int length, bool write)
+    {
+        if (length == 0) return null;
+        if (address >= (ulong)MappedPages * PageSize || (ulong)length > (ulong)MappedPages * PageSize - address) return GmmError.AddressNotMapped;
+        if (!write) return null;
+        for (ulong page = address / PageSize; page <= (address + (ulong)length - 1) / PageSize; page++)
+            if (_ballooned[vm].Contains((int)page)) return GmmError.PageBallooned;
+        return null;
+    }
+
+    private void Write(int vm, ulong address, byte[] data, Action<GuestPhysicalMemory, ulong, byte[]>? write = null)
+    {
+        write ??= (m, a, d) => m.Write(a, d);
+        if (Fails(vm, ExpectedError(vm, address, data.Length, write: true), () => write(Memory(vm), address, data))) return;
+        for (int i = 0; i < data.Length; i++)
+            if (KindOf((int)((address + (ulong)i) / PageSize)) != Kind.IgnoreRom) _expected[vm][address + (ulong)i] = data[i];
+    }
+
+    private void Read(int vm, ulong address, int length)
+    {
+        var buffer = new byte[length];
+        if (Fails(vm, ExpectedError(vm, address, length, write: false), () => Memory(vm).Read(address, buffer))) return;
+        Assert.Equal(_expected[vm].AsSpan((int)address, length).ToArray(), buffer);
+    }
+
+    private void ReadUInt64(int vm, ulong address)
+    {
+        ulong value = 0;
+        if (Fails(vm, ExpectedError(vm, address, 8, write: false), () => value = Memory(vm).ReadUInt64(address))) return;
+        Assert.Equal(BitConverter.ToUInt64(_expected[vm], (int)address), value);
+    }
+
+    private void MapWrite(MapWriteOp op)
+    {
+        byte[] data = TestVms.Bytes(op.Length, op.Seed);
+        GmmError? error = KindOf(op.Page) switch
+        {
+            Kind.Hole => GmmError.AddressNotMapped,
+            Kind.Mmio or Kind.IgnoreRom => GmmError.NotRam,
+            _ when _ballooned[op.Vm].Contains(op.Page) => GmmError.PageBallooned,
+            _ => null,
+        };
+        if (Fails(op.Vm, error, () => { using WriteMapping m = Memory(op.Vm).MapForWrite(Address(op.Page)); data.CopyTo(m.Span[op.Offset..]); })) return;
+        data.CopyTo(_expected[op.Vm], op.Page * PageSize + op.Offset);
+    }
+
+    private void MapRead(int vm, int page)
+    {
+        GmmError? error = KindOf(page) switch { Kind.Hole => GmmError.AddressNotMapped, Kind.Mmio => GmmError.NotRam, _ => null };
+        byte[] actual = [];
+        if (Fails(vm, error, () => { using ReadMapping m = Memory(vm).MapForRead(Address(page)); actual = m.Span.ToArray(); })) return;
+        Assert.Equal(_expected[vm].AsSpan(page * PageSize, PageSize).ToArray(), actual);
+    }
+
+    private void Reset(int vm)
+    {
+        Memory(vm).Reset();
+        PowerOn(_expected[vm], vm, keepMmio: true);
+        _ballooned[vm].Clear();
+    }
+
+    private void Merge(MergeOp op)
+    {
+        (GuestPhysicalMemory, ulong)[] pages = [(Memory(op.Vm), Address(op.Page)), (Memory(op.OtherVm), Address(op.OtherPage))];
+        foreach ((GuestPhysicalMemory memory, ulong address) in pages) PageRequests.ArmWriteMonitoring(memory, address);
+        PageRequests.Merge(_gmm.Pages, pages);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="call"/>: with no error expected it must succeed (returns false); otherwise it must fail
+    /// with that error and leave the VM's content as the model has it (returns true).
+    /// </summary>
+    private bool Fails(int vm, GmmError? expected, Action call)
+    {
+        if (expected == null)
+        {
+            call();
+            return false;
+        }
+        TestVms.Fails(expected.Value, call);
+        AssertMatches(vm);
+        return true;
+    }
+}
