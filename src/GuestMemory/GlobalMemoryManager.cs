@@ -1,3 +1,4 @@
+using GuestMemory.Balloon;
 using GuestMemory.Compaction;
 using GuestMemory.Fusion;
 using GuestMemory.Gmm;
@@ -46,6 +47,24 @@ public sealed class GlobalMemoryManager : IDisposable
 
     /// <summary>Page fusion: finds identical and zero pages and shares them copy-on-write.</summary>
     public PageFusion Fusion { get; }
+
+    /// <summary>
+    /// The balloon controller of this manager, while one exists (at most one: two would fight over the
+    /// same targets). Guest drivers wake it through here when they need memory back.
+    /// </summary>
+    public BalloonController? BalloonController => Volatile.Read(ref _balloonController);
+
+    private BalloonController? _balloonController;
+
+    /// <summary>Makes <paramref name="controller"/> this manager's one balloon controller, or throws.</summary>
+    internal void RegisterBalloonController(BalloonController controller)
+    {
+        if (Interlocked.CompareExchange(ref _balloonController, controller, null) != null)
+            throw new GmmException(GmmError.InvalidArgument, "this manager already has a balloon controller; dispose it first");
+    }
+
+    internal void UnregisterBalloonController(BalloonController controller) =>
+        Interlocked.CompareExchange(ref _balloonController, null, controller);
 
     /// <summary>The Global Memory Manager proper: chunks, pages, accounts (seed: GMMR0).</summary>
     public PageManager Pages { get; }

@@ -1,0 +1,143 @@
+namespace GuestMemory.Balloon;
+
+/// <summary>
+/// Computes every VM's balloon target for one controller step from plain figures (no I/O, no locks), so
+/// the policy can be tested exactly.
+/// </summary>
+/// <remarks>
+/// <para><b>What it keeps true.</b> Every page a guest may write without asking must be one the host can
+/// back: the guests' <i>exposure</i> (visible RAM pages with no host page yet: zero pages, and pages a
+/// pending deflate will hand back) must fit the <i>headroom</i> (pages the budget and the Gmm can still
+/// give). Guest writes move exposure and headroom together, so only the controller, the runtime's own
+/// memory and chunk commits move their difference: RSS cannot run past the budget behind the
+/// controller's back. Pending inflates count as headroom to come (the guest gives idle host-backed pages
+/// first), so a slow guest is not asked twice.</para>
+/// <para><b>Who gives.</b> ESX's idle memory tax: a VM's claim per page is ρ = shares / (used + k · idle)
+/// with k = 1 / (1 - tax rate) and idle = visible pages it does not use. Memory is taken from the VM
+/// with the lowest ρ, one 1 MiB batch at a time (ρ rises as it gives), never past its minimum RAM and
+/// never from pages it uses; when RSS is over the line already, first from idle pages that have host
+/// pages, which frees memory at once. Memory is given, to guests that asked and (when pressure has
+/// ended) to all, highest ρ first.</para>
+/// <para><b>Hysteresis.</b> Reclaim starts when the deficit is positive; unrequested release only while
+/// the host has more than the hysteresis to spare; between the two the targets stay.</para>
+/// </remarks>
+internal sealed class BalloonPlanner(double idleTaxRate, long batchPages = BalloonPlanner.DefaultBatchPages)
+{
+    /// <summary>1 MiB, the batch of VirtualBox's balloon requests.</summary>
+    public const long DefaultBatchPages = 256;
+
+    private readonly double _idleCost = 1 / (1 - idleTaxRate);
+
+    public BalloonPlan Plan(long headroom, long hysteresis, BalloonVmFigures[] vms)
+    {
+        int n = vms.Length;
+        var plan = new BalloonPlan(n) { HeadroomPages = headroom };
+        long[] t = plan.Targets;
+        var backedLater = new long[n];
+        var wants = new long[n];
+        long freedLater = 0, exposureLater = 0, exposureNow = 0;
+        for (int i = 0; i < n; i++)
+        {
+            ref readonly BalloonVmFigures v = ref vms[i];
+            long zeroNow = Math.Max(0, v.RamPages - v.Ballooned - v.Backed);
+            if (!v.HasDriver)
+            {
+                t[i] = v.Target;
+                exposureLater += zeroNow;
+                exposureNow += zeroNow;
+                continue;
+            }
+            t[i] = Bound(v, ref plan.Reasons[i]);
+            backedLater[i] = Math.Max(Math.Min(v.Used, v.Backed), v.Backed - Math.Max(0, t[i] - v.Ballooned));
+            freedLater += v.Backed - backedLater[i];
+            long zeroLater = Math.Max(0, v.RamPages - t[i] - backedLater[i]);
+            exposureLater += zeroLater;
+            exposureNow += Math.Max(zeroNow, zeroLater);
+            wants[i] = Math.Clamp(v.Wanted - Math.Max(0, v.Ballooned - t[i]), 0, t[i] - v.MinTarget);
+            plan.WantedPages += wants[i];
+        }
+        plan.ExposurePages = exposureNow;
+        long headroomLater = headroom + freedLater;
+        long deficit = exposureLater - headroomLater;
+        plan.DeficitPages = deficit;
+        long slack = headroom - exposureNow;
+
+        bool[] asked = Array.ConvertAll(wants, w => w > 0);
+        plan.GrantedPages = Move(vms, plan, Math.Min(plan.WantedPages, Math.Max(0, slack)), wants, null, give: true, BalloonChangeReason.Granted);
+
+        long reclaim = Math.Max(0, deficit + plan.WantedPages);
+        var room = new long[n];
+        var idle = new long[n];
+        for (int i = 0; i < n; i++)
+        {
+            ref readonly BalloonVmFigures v = ref vms[i];
+            if (!v.HasDriver || asked[i]) continue;
+            room[i] = Math.Min(v.MaxTarget - t[i], Math.Max(0, v.RamPages - t[i] - v.Used));
+            idle[i] = Math.Min(room[i], Math.Max(0, backedLater[i] - v.Used));
+        }
+        long mustFreeNow = Math.Min(reclaim, Math.Max(0, -headroomLater));
+        long taken = Move(vms, plan, mustFreeNow, idle, room, give: false, BalloonChangeReason.Reclaimed);
+        taken += Move(vms, plan, reclaim - taken, room, idle, give: false, BalloonChangeReason.Reclaimed);
+        plan.ReclaimPages = taken;
+        plan.ShortfallPages = reclaim - taken;
+
+        long spare = Math.Min(-deficit, slack) - hysteresis;
+        if (plan.WantedPages == 0 && spare > 0)
+        {
+            var back = new long[n];
+            for (int i = 0; i < n; i++) back[i] = vms[i].HasDriver ? t[i] - vms[i].MinTarget : 0;
+            plan.ReleasedPages = Move(vms, plan, spare, back, null, give: true, BalloonChangeReason.Released);
+        }
+        return plan;
+    }
+
+    /// <summary>The current target inside the VM's limits and within what the guest can give (it never gives used pages).</summary>
+    private static long Bound(in BalloonVmFigures v, ref BalloonChangeReason reason)
+    {
+        long t = Math.Clamp(v.Target, v.MinTarget, v.MaxTarget);
+        if (t != v.Target) reason |= BalloonChangeReason.Limits;
+        long reachable = Math.Max(0, v.RamPages - v.Used);
+        if (t > reachable && t > v.MinTarget)
+        {
+            t = Math.Max(v.MinTarget, reachable);
+            reason |= BalloonChangeReason.Withdrawn;
+        }
+        return t;
+    }
+
+    /// <summary>
+    /// Moves <paramref name="amount"/> pages in batches: giving (deflating) to the highest ρ first, or
+    /// taking (inflating) from the lowest ρ first, each VM within <paramref name="capacity"/>;
+    /// <paramref name="alsoUses"/> is another capacity the same pages use up. Returns how many moved.
+    /// </summary>
+    private long Move(BalloonVmFigures[] vms, BalloonPlan plan, long amount, long[] capacity, long[]? alsoUses, bool give, BalloonChangeReason reason)
+    {
+        long moved = 0;
+        while (moved < amount)
+        {
+            int best = -1;
+            double bestRho = 0;
+            for (int i = 0; i < vms.Length; i++)
+            {
+                if (capacity[i] <= 0) continue;
+                double rho = Rho(vms[i], plan.Targets[i]);
+                if (best < 0 || (give ? rho > bestRho : rho < bestRho)) (best, bestRho) = (i, rho);
+            }
+            if (best < 0) break;
+            long x = Math.Min(batchPages, Math.Min(amount - moved, capacity[best]));
+            capacity[best] -= x;
+            if (alsoUses != null) alsoUses[best] = Math.Max(0, alsoUses[best] - x);
+            plan.Targets[best] += give ? -x : x;
+            plan.Reasons[best] |= reason;
+            moved += x;
+        }
+        return moved;
+    }
+
+    /// <summary>The VM's claim per page with the idle tax: shares / (used + k · idle visible pages).</summary>
+    private double Rho(in BalloonVmFigures v, long target)
+    {
+        double cost = v.Used + _idleCost * Math.Max(0, v.RamPages - target - v.Used);
+        return cost <= 0 ? double.PositiveInfinity : v.Shares / cost;
+    }
+}
