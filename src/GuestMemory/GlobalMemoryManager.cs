@@ -139,7 +139,7 @@ public sealed class GlobalMemoryManager : IDisposable
         if (problems.Count > 0) throw new GmmException(GmmError.ConsistencyCheckFailed, string.Join(Environment.NewLine, problems));
     }
 
-    /// <summary>Destroys every VM and releases the host memory.</summary>
+    /// <summary>Stops the balloon controller, fusion and compaction, destroys every VM and releases the host memory.</summary>
     public void Dispose()
     {
         lock (_vmsLock)
@@ -147,6 +147,7 @@ public sealed class GlobalMemoryManager : IDisposable
             if (_disposed) return;
             _disposed = true;
         }
+        BalloonController?.Dispose();
         Fusion.Stop();
         Compactor.Dispose();
         foreach (VirtualMachine vm in Vms)

@@ -116,7 +116,8 @@ public sealed class BalloonController : IDisposable
                 GuestMemoryStatistics memory = vm.Memory.GetStatistics();
                 IBalloonDriver? driver = balloon.Driver;
                 BalloonDriverStatus status = driver?.Status ?? default;
-                long ram = balloon.RamPages;
+                long ram = memory.RamPages;
+                long used = Math.Clamp(status.UsedPages, 0, ram - memory.BalloonedPages);
                 figures.Add(new BalloonVmFigures
                 {
                     HasDriver = driver != null,
@@ -124,8 +125,8 @@ public sealed class BalloonController : IDisposable
                     Target = balloon.TargetPages,
                     Ballooned = memory.BalloonedPages,
                     Backed = Math.Max(0, ram - memory.ZeroPages - memory.BalloonedPages),
-                    Used = Math.Clamp(status.UsedPages, 0, ram - memory.BalloonedPages),
-                    Wanted = Math.Max(0, status.WantedPages),
+                    Used = used,
+                    Needed = Math.Clamp(status.NeededPages, used, ram),
                     MinTarget = balloon.MinimumTargetPages,
                     MaxTarget = balloon.MaximumTargetPages,
                     Shares = (double)balloon.Weight * PriorityFactor(accounts.Priority) * ram,

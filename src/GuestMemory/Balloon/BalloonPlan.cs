@@ -29,10 +29,10 @@ internal struct BalloonVmFigures
     public long Ballooned;
     /// <summary>RAM pages that have a host page now (allocated, monitored or shared).</summary>
     public long Backed;
-    /// <summary>Pages the guest uses (its driver's report).</summary>
+    /// <summary>Pages the guest uses (its driver's report): it cannot give them.</summary>
     public long Used;
-    /// <summary>Pages the guest asks for back (its driver's report).</summary>
-    public long Wanted;
+    /// <summary>Pages its workload uses or is growing into (its driver's report, at least <see cref="Used"/>): not taken.</summary>
+    public long Needed;
     public long MinTarget;
     public long MaxTarget;
     /// <summary>Weight × priority factor × RAM pages (ESX: shares scale with configured memory).</summary>

@@ -12,14 +12,20 @@ namespace GuestMemory.Balloon;
 /// memory and chunk commits move their difference: RSS cannot run past the budget behind the
 /// controller's back. Pending inflates count as headroom to come (the guest gives idle host-backed pages
 /// first), so a slow guest is not asked twice.</para>
-/// <para><b>Who gives.</b> ESX's idle memory tax: a VM's claim per page is ρ = shares / (used + k · idle)
-/// with k = 1 / (1 - tax rate) and idle = visible pages it does not use. Memory is taken from the VM
-/// with the lowest ρ, one 1 MiB batch at a time (ρ rises as it gives), never past its minimum RAM and
-/// never from pages it uses; when RSS is over the line already, first from idle pages that have host
-/// pages, which frees memory at once. Memory is given, to guests that asked and (when pressure has
-/// ended) to all, highest ρ first.</para>
-/// <para><b>Hysteresis.</b> Reclaim starts when the deficit is positive; unrequested release only while
-/// the host has more than the hysteresis to spare; between the two the targets stay.</para>
+/// <para><b>Who gives.</b> ESX's idle memory tax: a VM's claim per page is ρ = shares / (needed + k · idle)
+/// with k = 1 / (1 - tax rate), needed = the pages its workload uses or is growing into, and idle = the
+/// other visible pages. Memory is taken from the VM with the lowest ρ, one 1 MiB batch at a time (ρ rises
+/// as it gives), never past its minimum RAM and never from pages its workload needs. Which free pages a
+/// guest gives does not matter to the outcome: a page with a host page frees memory, one without lowers
+/// exposure, and once the deficit is reclaimed the headroom equals the exposure, which is never
+/// negative, so RSS is back under the line either way. Memory is given, to guests that asked and (when
+/// pressure has ended) to all, highest ρ first. A guest asks when the target leaves it fewer visible
+/// pages than it needs (needed - (RAM - target)); counted against the target rather than the pages it
+/// holds now, what it asks for and what it could give are never both positive, even while a batch is
+/// on its way, so the controller does not take pages one step and give them back the next.</para>
+/// <para><b>Hysteresis.</b> A reclaim takes at least one batch (VirtualBox's 1 MiB balloon chunk), so the
+/// few pages a chunk commit or the runtime adds do not cause a decision each; unrequested release happens
+/// only while the host has more than the hysteresis to spare; between the two the targets stay.</para>
 /// </remarks>
 internal sealed class BalloonPlanner(double idleTaxRate, long batchPages = BalloonPlanner.DefaultBatchPages)
 {
@@ -53,7 +59,7 @@ internal sealed class BalloonPlanner(double idleTaxRate, long batchPages = Ballo
             long zeroLater = Math.Max(0, v.RamPages - t[i] - backedLater[i]);
             exposureLater += zeroLater;
             exposureNow += Math.Max(zeroNow, zeroLater);
-            wants[i] = Math.Clamp(v.Wanted - Math.Max(0, v.Ballooned - t[i]), 0, t[i] - v.MinTarget);
+            wants[i] = Math.Clamp(v.Needed - (v.RamPages - t[i]), 0, t[i] - v.MinTarget); // short of what it needs, once the target is reached
             plan.WantedPages += wants[i];
         }
         plan.ExposurePages = exposureNow;
@@ -63,30 +69,25 @@ internal sealed class BalloonPlanner(double idleTaxRate, long batchPages = Ballo
         long slack = headroom - exposureNow;
 
         bool[] asked = Array.ConvertAll(wants, w => w > 0);
-        plan.GrantedPages = Move(vms, plan, Math.Min(plan.WantedPages, Math.Max(0, slack)), wants, null, give: true, BalloonChangeReason.Granted);
+        plan.GrantedPages = Move(vms, plan, Math.Min(plan.WantedPages, Math.Max(0, slack)), wants, give: true, BalloonChangeReason.Granted);
 
-        long reclaim = Math.Max(0, deficit + plan.WantedPages);
+        long needed = Math.Max(0, deficit + plan.WantedPages);
         var room = new long[n];
-        var idle = new long[n];
         for (int i = 0; i < n; i++)
         {
             ref readonly BalloonVmFigures v = ref vms[i];
-            if (!v.HasDriver || asked[i]) continue;
-            room[i] = Math.Min(v.MaxTarget - t[i], Math.Max(0, v.RamPages - t[i] - v.Used));
-            idle[i] = Math.Min(room[i], Math.Max(0, backedLater[i] - v.Used));
+            if (v.HasDriver && !asked[i]) room[i] = Math.Min(v.MaxTarget - t[i], Math.Max(0, v.RamPages - t[i] - v.Needed));
         }
-        long mustFreeNow = Math.Min(reclaim, Math.Max(0, -headroomLater));
-        long taken = Move(vms, plan, mustFreeNow, idle, room, give: false, BalloonChangeReason.Reclaimed);
-        taken += Move(vms, plan, reclaim - taken, room, idle, give: false, BalloonChangeReason.Reclaimed);
-        plan.ReclaimPages = taken;
-        plan.ShortfallPages = reclaim - taken;
+        long reclaim = needed == 0 ? 0 : Math.Max(needed, batchPages);
+        plan.ReclaimPages = Move(vms, plan, reclaim, room, give: false, BalloonChangeReason.Reclaimed);
+        plan.ShortfallPages = Math.Max(0, needed - plan.ReclaimPages);
 
         long spare = Math.Min(-deficit, slack) - hysteresis;
         if (plan.WantedPages == 0 && spare > 0)
         {
             var back = new long[n];
             for (int i = 0; i < n; i++) back[i] = vms[i].HasDriver ? t[i] - vms[i].MinTarget : 0;
-            plan.ReleasedPages = Move(vms, plan, spare, back, null, give: true, BalloonChangeReason.Released);
+            plan.ReleasedPages = Move(vms, plan, spare, back, give: true, BalloonChangeReason.Released);
         }
         return plan;
     }
@@ -107,10 +108,9 @@ internal sealed class BalloonPlanner(double idleTaxRate, long batchPages = Ballo
 
     /// <summary>
     /// Moves <paramref name="amount"/> pages in batches: giving (deflating) to the highest ρ first, or
-    /// taking (inflating) from the lowest ρ first, each VM within <paramref name="capacity"/>;
-    /// <paramref name="alsoUses"/> is another capacity the same pages use up. Returns how many moved.
+    /// taking (inflating) from the lowest ρ first, each VM within <paramref name="capacity"/>. Returns how many moved.
     /// </summary>
-    private long Move(BalloonVmFigures[] vms, BalloonPlan plan, long amount, long[] capacity, long[]? alsoUses, bool give, BalloonChangeReason reason)
+    private long Move(BalloonVmFigures[] vms, BalloonPlan plan, long amount, long[] capacity, bool give, BalloonChangeReason reason)
     {
         long moved = 0;
         while (moved < amount)
@@ -126,7 +126,6 @@ internal sealed class BalloonPlanner(double idleTaxRate, long batchPages = Ballo
             if (best < 0) break;
             long x = Math.Min(batchPages, Math.Min(amount - moved, capacity[best]));
             capacity[best] -= x;
-            if (alsoUses != null) alsoUses[best] = Math.Max(0, alsoUses[best] - x);
             plan.Targets[best] += give ? -x : x;
             plan.Reasons[best] |= reason;
             moved += x;
@@ -134,10 +133,10 @@ internal sealed class BalloonPlanner(double idleTaxRate, long batchPages = Ballo
         return moved;
     }
 
-    /// <summary>The VM's claim per page with the idle tax: shares / (used + k · idle visible pages).</summary>
+    /// <summary>The VM's claim per page with the idle tax: shares / (needed + k · idle visible pages).</summary>
     private double Rho(in BalloonVmFigures v, long target)
     {
-        double cost = v.Used + _idleCost * Math.Max(0, v.RamPages - target - v.Used);
+        double cost = v.Needed + _idleCost * Math.Max(0, v.RamPages - target - v.Needed);
         return cost <= 0 ? double.PositiveInfinity : v.Shares / cost;
     }
 }

@@ -42,5 +42,13 @@ public interface IBalloonDriver
 /// <param name="BalloonedPages">Pages in the balloon now.</param>
 /// <param name="FreePages">Pages the guest neither uses nor has ballooned: what it could balloon next.</param>
 /// <param name="UsedPages">Pages the guest's workload uses: never ballooned.</param>
-/// <param name="WantedPages">Pages the workload needs beyond its free pages: the guest asks for them back.</param>
-public readonly record struct BalloonDriverStatus(long BalloonedPages, long FreePages, long UsedPages, long WantedPages);
+/// <param name="NeededPages">
+/// Pages the workload uses or is about to grow into (at least <paramref name="UsedPages"/>; Hyper-V's
+/// "memory demand"): free pages it is growing into are not idle, and what it needs beyond its free
+/// pages it asks back (<see cref="WantedPages"/>).
+/// </param>
+public readonly record struct BalloonDriverStatus(long BalloonedPages, long FreePages, long UsedPages, long NeededPages)
+{
+    /// <summary>Pages the workload needs beyond its used and free pages: the guest asks the host for them.</summary>
+    public long WantedPages => Math.Max(0, NeededPages - UsedPages - FreePages);
+}

@@ -6,8 +6,8 @@ public sealed partial class SimulatedGuest
 {
     /// <summary>
     /// Under the guest lock: grows the working set from the head of the free list or shrinks it (freed
-    /// pages keep their content and go to the head), one batch. When free pages run out the shortfall is
-    /// reported as wanted. Returns true while the working set is still moving.
+    /// pages keep their content and go to the head), one batch. What it uses or grows into is reported as
+    /// needed, so the part beyond its free pages shows as wanted. Returns true while the working set moves.
     /// </summary>
     private bool WorkloadStep()
     {
@@ -16,7 +16,7 @@ public sealed partial class SimulatedGuest
         {
             int shrink = (int)Math.Min(_options.WorkloadBatchPages, _used.Count - desired);
             for (int i = 0; i < shrink; i++) _free.PushHead(_used.RemoveAt(_random.Next(_used.Count)));
-            _wanted = 0;
+            _needed = _used.Count;
             return _used.Count > desired;
         }
         int grow = (int)Math.Min(_options.WorkloadBatchPages, desired - _used.Count);
@@ -32,7 +32,7 @@ public sealed partial class SimulatedGuest
             }
             _used.Add(frame);
         }
-        _wanted = Math.Max(0, desired - _used.Count - _free.Count);
+        _needed = desired;
         return !refused && _used.Count < desired && _free.Count > 0;
     }
 

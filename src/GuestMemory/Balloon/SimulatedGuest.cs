@@ -44,7 +44,7 @@ public sealed partial class SimulatedGuest : IBalloonDriver, IDisposable
     private readonly BackgroundLoop _loop;
     private long _target;
     private long _workingSet;
-    private long _wanted;
+    private long _needed;
     private long _bootedAt;
     private long _ticks, _written, _checked, _contentErrors, _allocationFailures, _balloonErrors, _inflated, _deflated;
     private BalloonDriverStatus _status;
@@ -176,14 +176,14 @@ public sealed partial class SimulatedGuest : IBalloonDriver, IDisposable
         _used.Clear();
         Array.Clear(_generation);
         for (int frame = 0; frame < _ramPages; frame++) _free.PushTail(frame);
-        _wanted = 0;
+        _needed = 0;
         _bootedAt = Stopwatch.GetTimestamp();
     }
 
     /// <summary>Under the guest lock: publishes the figures; true when the balloon or the demand changed.</summary>
     private bool Publish()
     {
-        var status = new BalloonDriverStatus(_balloon.Count, _free.Count, _used.Count, _wanted);
+        var status = new BalloonDriverStatus(_balloon.Count, _free.Count, _used.Count, Math.Max(_used.Count, _needed));
         var counters = new SimulatedGuestCounters(_ticks, _written, _checked, _contentErrors, _allocationFailures, _balloonErrors, _inflated, _deflated);
         lock (_figuresLock)
         {

@@ -115,10 +115,9 @@ public sealed class BalloonControllerStepTests : IDisposable
         _lowGuest.WorkingSetPages = 1400; // 1048 free pages left after the balloon took 1000: wants 352
         RunGuests();
 
-        WaitUntil(() => _controller.LastDecision?.WantedPages > 0);
+        WaitUntil(() => _low.Balloon.TargetPages <= 1000 - 352); // it got what it asked for (and maybe more, once nobody asks)
         _controller.Stop();
-        Assert.Equal(352, _controller.LastDecision!.WantedPages);
-        Assert.True(_controller.Counters.Steps >= 3);
+        Assert.Contains(_logs.Lines, l => l.Message.Contains("low 1000->") && l.Message.Contains("(Granted)"));
     }
 
     [Fact]

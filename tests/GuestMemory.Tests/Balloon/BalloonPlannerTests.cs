@@ -12,8 +12,9 @@ public sealed class BalloonPlannerTests
     private const long Hysteresis = 256;
     private readonly BalloonPlanner _planner = new(idleTaxRate: 0.75);
 
+    /// <summary>A VM's figures; <paramref name="wanted"/> pages beyond what the target leaves it make it need more.</summary>
     private static BalloonVmFigures Vm(long used, long target = 0, long? backed = null, double shares = 1, long wanted = 0,
-        long ram = 1000, long minTarget = 0, long? maxTarget = null, long? ballooned = null, bool driver = true) => new()
+        long ram = 1000, long minTarget = 0, long? maxTarget = null, long? ballooned = null, bool driver = true, long? needed = null) => new()
     {
         HasDriver = driver,
         RamPages = ram,
@@ -21,7 +22,7 @@ public sealed class BalloonPlannerTests
         Ballooned = ballooned ?? target,
         Backed = backed ?? used,
         Used = used,
-        Wanted = wanted,
+        Needed = needed ?? used + wanted,
         MinTarget = minTarget,
         MaxTarget = maxTarget ?? ram,
         Shares = shares,
@@ -74,7 +75,7 @@ public sealed class BalloonPlannerTests
 
         BalloonPlan plan = _planner.Plan(headroom: 900, Hysteresis, vms);
 
-        Assert.Equal([0, 100], plan.Targets);
+        Assert.Equal([0, BalloonPlanner.DefaultBatchPages], plan.Targets); // a deficit of 100 pages takes one 1 MiB batch
     }
 
     [Fact]
@@ -153,12 +154,48 @@ public sealed class BalloonPlannerTests
 
         BalloonPlan plan = _planner.Plan(headroom: 0, Hysteresis, vms);
 
-        Assert.Equal([500, 200], plan.Targets);   // nothing to grant yet; the idle VM is asked for 200
+        Assert.Equal([500, 256], plan.Targets);   // nothing to grant yet; the idle VM gives a batch for the 200
         Assert.Equal(BalloonChangeReason.Reclaimed, plan.Reasons[1]);
-        BalloonVmFigures[] given = [vms[0], vms[1] with { Target = 200, Ballooned = 200, Backed = 800 }];
-        BalloonPlan next = _planner.Plan(headroom: 200, Hysteresis, given);
-        Assert.Equal([300, 200], next.Targets);
+        BalloonVmFigures[] given = [vms[0], vms[1] with { Target = 256, Ballooned = 256, Backed = 744 }];
+        BalloonPlan next = _planner.Plan(headroom: 256, Hysteresis, given);
+        Assert.Equal([300, 256], next.Targets);
         Assert.Equal(BalloonChangeReason.Granted, next.Reasons[0]);
+    }
+
+    [Fact]
+    public void Free_pages_a_growing_workload_is_about_to_use_are_not_idle()
+    {
+        // Both use 400 pages and have 600 free; the first is growing into 500 of them.
+        BalloonVmFigures[] vms = [Vm(used: 400, needed: 900), Vm(used: 400)];
+
+        Assert.Equal([0, 256], _planner.Plan(headroom: 1000, Hysteresis, vms).Targets);  // the other has more idle memory
+        Assert.Equal([100, 600], _planner.Plan(headroom: 500, Hysteresis, vms).Targets); // the grower spares only 100
+    }
+
+    [Fact]
+    public void A_guest_is_short_of_what_the_target_leaves_it_even_before_the_balloon_gets_there()
+    {
+        // The balloon is to take 200 pages; the guest has 300 free now but needs 200 of them.
+        BalloonVmFigures[] vms = [Vm(used: 700, needed: 900, target: 200, ballooned: 0, backed: 700)];
+
+        BalloonPlan plan = _planner.Plan(headroom: 10_000, Hysteresis, vms);
+
+        Assert.Equal(100, plan.WantedPages);
+        Assert.Equal(0, plan.ReclaimPages);
+        Assert.Equal(100, plan.Targets[0]); // granted what it lacks; the rest waits for a step in which nobody asks
+    }
+
+    [Fact]
+    public void A_deficit_of_a_few_pages_takes_a_whole_batch_and_the_next_few_take_nothing()
+    {
+        BalloonVmFigures[] vms = [Vm(used: 100, target: 500)];
+
+        BalloonPlan plan = _planner.Plan(headroom: 390, Hysteresis, vms);
+        BalloonPlan next = _planner.Plan(headroom: 380, Hysteresis, [vms[0] with { Target = plan.Targets[0], Ballooned = plan.Targets[0] }]);
+
+        Assert.Equal(500 + BalloonPlanner.DefaultBatchPages, plan.Targets[0]);
+        Assert.Equal(0, plan.ShortfallPages);
+        Assert.Equal(500 + BalloonPlanner.DefaultBatchPages, next.Targets[0]);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class SimulatedGuestHonestyTests
         vm.Balloon.SetTarget(500);
         guest.RunUntilIdle();
 
-        Assert.Equal(new BalloonDriverStatus(124, 0, 900, 0), guest.Status);
+        Assert.Equal(new BalloonDriverStatus(124, 0, 900, 900), guest.Status);
         Assert.Equal(124, vm.Accounts.BalloonedPages);
         Assert.Equal(500, vm.Accounts.RequestedBalloonPages);
         Assert.Equal(124, vm.Accounts.ActuallyBalloonedPages);
@@ -61,18 +61,19 @@ public sealed class SimulatedGuestHonestyTests
         using var guest = new SimulatedGuest(vm) { WorkingSetPages = 200 };
         vm.Balloon.SetTarget(800);
         guest.RunUntilIdle();
-        Assert.Equal(new BalloonDriverStatus(800, 24, 200, 0), guest.Status);
+        Assert.Equal(new BalloonDriverStatus(800, 24, 200, 200), guest.Status);
 
         guest.WorkingSetPages = 400;
         guest.RunUntilIdle();
 
-        Assert.Equal(new BalloonDriverStatus(800, 0, 224, 176), guest.Status);
+        Assert.Equal(new BalloonDriverStatus(800, 0, 224, 400), guest.Status);
+        Assert.Equal(176, guest.Status.WantedPages);
         Assert.Equal(800, vm.Accounts.BalloonedPages);
 
         vm.Balloon.SetTarget(600);
         guest.RunUntilIdle();
 
-        Assert.Equal(new BalloonDriverStatus(600, 24, 400, 0), guest.Status);
+        Assert.Equal(new BalloonDriverStatus(600, 24, 400, 400), guest.Status);
         Assert.Equal(200, guest.Counters.PagesDeflated);
         Assert.Empty(guest.VerifyContent());
         host.Manager.Verify();

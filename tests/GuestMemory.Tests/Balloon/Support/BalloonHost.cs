@@ -81,9 +81,5 @@ internal sealed class BalloonHost : IDisposable
 
     public static GuestPageState State(VirtualMachine vm, long frame) => vm.Memory.GetPage(Address(frame)).State;
 
-    public void Dispose()
-    {
-        Manager.BalloonController?.Dispose();
-        Manager.Dispose();
-    }
+    public void Dispose() => Manager.Dispose();
 }

@@ -1,13 +1,13 @@
 using System.Diagnostics;
-using GuestMemory.Host;
 
-namespace GuestMemory.Tests.Balloon.Support;
+namespace GuestMemory.Host;
 
 /// <summary>
 /// Samples the process's real RSS on its own thread (resting <c>interval</c> between readings) and finds
 /// the excursions above a budget, bounded honestly by the samples around them. It reads the kernel's
 /// resident counters (<see cref="HostRss.ReadCounterBytes"/>): smaps_rollup gives the same figure but
-/// takes milliseconds per read, which would leave gaps longer than a controller period.
+/// takes milliseconds per read, which would leave gaps longer than a controller period. Used by the
+/// balloon tests and <c>gmm bench balloon</c>.
 /// </summary>
 internal sealed class RssSampler : IDisposable
 {
@@ -17,6 +17,7 @@ internal sealed class RssSampler : IDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private volatile bool _stop;
 
+    /// <summary>Starts sampling now, resting <paramref name="interval"/> between readings.</summary>
     public RssSampler(TimeSpan interval)
     {
         _thread = new Thread(() =>
@@ -31,7 +32,11 @@ internal sealed class RssSampler : IDisposable
         _thread.Start();
     }
 
+    /// <summary>Every sample so far: time since the sampler started, resident bytes.</summary>
     public IReadOnlyList<(TimeSpan At, long Rss)> Samples { get { lock (_lock) return _samples.ToArray(); } }
+
+    /// <summary>The highest reading so far (0 before the first).</summary>
+    public long Peak { get { lock (_lock) return _samples.Count == 0 ? 0 : _samples.Max(s => s.Rss); } }
 
     /// <summary>The longest gap between two samples: the granularity of every figure taken from them.</summary>
     public TimeSpan LongestGap()
@@ -63,6 +68,7 @@ internal sealed class RssSampler : IDisposable
         return runs;
     }
 
+    /// <summary>Stops sampling (the samples stay readable).</summary>
     public void Dispose()
     {
         _stop = true;
