@@ -219,7 +219,7 @@ public sealed class BalloonController : IDisposable
                 d.Step, d.RssBytes >> 20, d.BudgetBytes >> 20, d.HeadroomPages, d.DeficitPages, d.WantedPages, string.Join(", ", d.Changes));
         bool isShort = d.ShortfallPages > 0;
         if (isShort && !_wasShort)
-            _log.LogWarning("balloon step {Step}: the host needs {Shortfall} more pages than the guests can give; allocations may hit the global limit", d.Step, d.ShortfallPages);
+            _log.LogWarning("balloon step {Step}: the guests need {Shortfall} more pages than the others can give; growing guests wait and allocations may hit the global limit", d.Step, d.ShortfallPages);
         else if (!isShort && _wasShort)
             _log.LogInformation("balloon step {Step}: the shortfall is over", d.Step);
         _wasShort = isShort;

@@ -34,15 +34,29 @@ internal sealed class BalloonPlanner(double idleTaxRate, long batchPages = Ballo
 
     private readonly double _idleCost = 1 / (1 - idleTaxRate);
 
+    /// <summary>Plans one step: <paramref name="headroom"/> pages the host can still give (negative when over), targets for <paramref name="vms"/>.</summary>
     public BalloonPlan Plan(long headroom, long hysteresis, BalloonVmFigures[] vms)
     {
-        int n = vms.Length;
-        var plan = new BalloonPlan(n) { HeadroomPages = headroom };
+        var plan = new BalloonPlan(vms.Length) { HeadroomPages = headroom };
+        var wants = new long[vms.Length];
+        long slack = Assess(vms, plan, wants);
+        bool[] asked = Array.ConvertAll(wants, w => w > 0);
+        plan.GrantedPages = Move(vms, plan, Math.Min(plan.WantedPages, Math.Max(0, slack)), wants, give: true, BalloonChangeReason.Granted);
+        Reclaim(vms, plan, asked, Math.Max(0, plan.DeficitPages + plan.WantedPages));
+        long spare = Math.Min(-plan.DeficitPages, slack) - hysteresis;
+        if (plan.WantedPages == 0 && spare > 0) Release(vms, plan, spare);
+        return plan;
+    }
+
+    /// <summary>
+    /// Brings each target inside its bounds and works out exposure now and to come, the deficit and what
+    /// each guest lacks (<paramref name="wants"/>). Returns the slack: pages the host can back right now.
+    /// </summary>
+    private static long Assess(BalloonVmFigures[] vms, BalloonPlan plan, long[] wants)
+    {
         long[] t = plan.Targets;
-        var backedLater = new long[n];
-        var wants = new long[n];
         long freedLater = 0, exposureLater = 0, exposureNow = 0;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < vms.Length; i++)
         {
             ref readonly BalloonVmFigures v = ref vms[i];
             long zeroNow = Math.Max(0, v.RamPages - v.Ballooned - v.Backed);
@@ -54,42 +68,39 @@ internal sealed class BalloonPlanner(double idleTaxRate, long batchPages = Ballo
                 continue;
             }
             t[i] = Bound(v, ref plan.Reasons[i]);
-            backedLater[i] = Math.Max(Math.Min(v.Used, v.Backed), v.Backed - Math.Max(0, t[i] - v.Ballooned));
-            freedLater += v.Backed - backedLater[i];
-            long zeroLater = Math.Max(0, v.RamPages - t[i] - backedLater[i]);
+            long backedLater = Math.Max(Math.Min(v.Used, v.Backed), v.Backed - Math.Max(0, t[i] - v.Ballooned));
+            freedLater += v.Backed - backedLater;
+            long zeroLater = Math.Max(0, v.RamPages - t[i] - backedLater);
             exposureLater += zeroLater;
             exposureNow += Math.Max(zeroNow, zeroLater);
-            wants[i] = Math.Clamp(v.Needed - (v.RamPages - t[i]), 0, t[i] - v.MinTarget); // short of what it needs, once the target is reached
+            wants[i] = Math.Clamp(v.Needed - (v.RamPages - t[i]), 0, t[i] - v.MinTarget);
             plan.WantedPages += wants[i];
         }
         plan.ExposurePages = exposureNow;
-        long headroomLater = headroom + freedLater;
-        long deficit = exposureLater - headroomLater;
-        plan.DeficitPages = deficit;
-        long slack = headroom - exposureNow;
+        plan.DeficitPages = exposureLater - (plan.HeadroomPages + freedLater);
+        return plan.HeadroomPages - exposureNow;
+    }
 
-        bool[] asked = Array.ConvertAll(wants, w => w > 0);
-        plan.GrantedPages = Move(vms, plan, Math.Min(plan.WantedPages, Math.Max(0, slack)), wants, give: true, BalloonChangeReason.Granted);
-
-        long needed = Math.Max(0, deficit + plan.WantedPages);
-        var room = new long[n];
-        for (int i = 0; i < n; i++)
+    /// <summary>Takes <paramref name="needed"/> pages (at least a batch) from VMs that did not ask, lowest claim first, within what they do not need.</summary>
+    private void Reclaim(BalloonVmFigures[] vms, BalloonPlan plan, bool[] asked, long needed)
+    {
+        if (needed == 0) return;
+        var room = new long[vms.Length];
+        for (int i = 0; i < vms.Length; i++)
         {
             ref readonly BalloonVmFigures v = ref vms[i];
-            if (v.HasDriver && !asked[i]) room[i] = Math.Min(v.MaxTarget - t[i], Math.Max(0, v.RamPages - t[i] - v.Needed));
+            if (v.HasDriver && !asked[i]) room[i] = Math.Min(v.MaxTarget - plan.Targets[i], Math.Max(0, v.RamPages - plan.Targets[i] - v.Needed));
         }
-        long reclaim = needed == 0 ? 0 : Math.Max(needed, batchPages);
-        plan.ReclaimPages = Move(vms, plan, reclaim, room, give: false, BalloonChangeReason.Reclaimed);
+        plan.ReclaimPages = Move(vms, plan, Math.Max(needed, batchPages), room, give: false, BalloonChangeReason.Reclaimed);
         plan.ShortfallPages = Math.Max(0, needed - plan.ReclaimPages);
+    }
 
-        long spare = Math.Min(-deficit, slack) - hysteresis;
-        if (plan.WantedPages == 0 && spare > 0)
-        {
-            var back = new long[n];
-            for (int i = 0; i < n; i++) back[i] = vms[i].HasDriver ? t[i] - vms[i].MinTarget : 0;
-            plan.ReleasedPages = Move(vms, plan, spare, back, give: true, BalloonChangeReason.Released);
-        }
-        return plan;
+    /// <summary>Pressure has ended: gives <paramref name="spare"/> pages back, highest claim first, down to each VM's smallest balloon.</summary>
+    private void Release(BalloonVmFigures[] vms, BalloonPlan plan, long spare)
+    {
+        var back = new long[vms.Length];
+        for (int i = 0; i < vms.Length; i++) back[i] = vms[i].HasDriver ? plan.Targets[i] - vms[i].MinTarget : 0;
+        plan.ReleasedPages = Move(vms, plan, spare, back, give: true, BalloonChangeReason.Released);
     }
 
     /// <summary>The current target inside the VM's limits and within what the guest can give (it never gives used pages).</summary>

@@ -7,7 +7,8 @@ namespace GuestMemory.Host;
 /// the excursions above a budget, bounded honestly by the samples around them. It reads the kernel's
 /// resident counters (<see cref="HostRss.ReadCounterBytes"/>): smaps_rollup gives the same figure but
 /// takes milliseconds per read, which would leave gaps longer than a controller period. Used by the
-/// balloon tests and <c>gmm bench balloon</c>.
+/// balloon tests and <c>gmm bench balloon</c>. <c>_lock</c> guards the samples, which the sampling thread
+/// adds to while others read them.
 /// </summary>
 internal sealed class RssSampler : IDisposable
 {
