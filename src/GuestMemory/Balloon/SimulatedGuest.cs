@@ -121,8 +121,9 @@ public sealed partial class SimulatedGuest : IBalloonDriver, IDisposable
     public void Stop() => _loop.Stop();
 
     /// <summary>
-    /// One tick on the calling thread: one balloon batch towards the target, one workload batch towards
-    /// the working set, a few used pages checked and rewritten. Returns true when more work is waiting.
+    /// One tick on the calling thread: balloon batches towards the target (up to
+    /// <see cref="SimulatedGuestOptions.BalloonBatchesPerTick"/>), one workload batch towards the working
+    /// set, a few used pages checked and rewritten. Returns true when more work is waiting.
     /// </summary>
     public bool RunOnce()
     {
@@ -131,7 +132,8 @@ public sealed partial class SimulatedGuest : IBalloonDriver, IDisposable
         {
             _ticks++;
             if (_options.Workload is { } workload) WorkingSetPages = workload(Stopwatch.GetElapsedTime(_bootedAt));
-            more = BalloonStep();
+            more = false;
+            for (int batch = 0; batch < _options.BalloonBatchesPerTick && (more = BalloonStep()); batch++) { }
             more |= WorkloadStep();
             Touch();
             changed = Publish();

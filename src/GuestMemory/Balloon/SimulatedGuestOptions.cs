@@ -6,6 +6,13 @@ public sealed record SimulatedGuestOptions
     /// <summary>Pages inflated or deflated per balloon batch. Default 256 (1 MiB, VirtualBox's balloon chunk).</summary>
     public int BalloonBatchPages { get; init; } = 256;
 
+    /// <summary>
+    /// Balloon batches per tick at most. The driver runs ahead of the workload, as virtio-balloon's kernel
+    /// worker does, so a target is not paced by the workload's writes; the bound keeps a huge target from
+    /// starving the workload. Default 16 (16 MiB).
+    /// </summary>
+    public int BalloonBatchesPerTick { get; init; } = 16;
+
     /// <summary>Pages the working set grows or shrinks by per tick at most. Default 256.</summary>
     public int WorkloadBatchPages { get; init; } = 256;
 
@@ -26,7 +33,7 @@ public sealed record SimulatedGuestOptions
 
     internal void Validate()
     {
-        if (BalloonBatchPages < 1 || WorkloadBatchPages < 1 || TouchPagesPerTick < 0)
+        if (BalloonBatchPages < 1 || BalloonBatchesPerTick < 1 || WorkloadBatchPages < 1 || TouchPagesPerTick < 0)
             throw new GmmException(GmmError.InvalidArgument, "batch sizes must be positive and touches non-negative");
         if (Tick < TimeSpan.Zero || Tick > TimeSpan.FromSeconds(10))
             throw new GmmException(GmmError.InvalidArgument, $"Tick must be 0..10 s, not {Tick}");
