@@ -85,6 +85,7 @@ public sealed class SimulatedGuestHonestyTests
         using var host = new BalloonHost();
         VirtualMachine vm = host.Vm("a", ramMib: 4);
         using var guest = new SimulatedGuest(vm) { WorkingSetPages = 100 };
+        guest.RunUntilIdle();
         vm.Balloon.SetTarget(1000);
         guest.RunUntilIdle();
         var reports = new List<BalloonDriverStatus>();
