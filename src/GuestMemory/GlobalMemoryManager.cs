@@ -20,7 +20,8 @@ namespace GuestMemory;
 /// gmm.Verify();
 /// </code>
 /// </example>
-/// <remarks>The VM list is guarded by <c>_vmsLock</c>; everything else by the layers' own locks.</remarks>
+/// <remarks>The VM list is guarded by <c>_vmsLock</c>, the balloon controller slot is swapped with
+/// <see cref="Interlocked"/>; everything else by the layers' own locks.</remarks>
 public sealed class GlobalMemoryManager : IDisposable
 {
     private readonly Lock _vmsLock = new();
