@@ -1,3 +1,4 @@
+using GuestMemory.Balloon;
 using GuestMemory.Compaction;
 using GuestMemory.Diagnostics;
 using GuestMemory.Fusion;
@@ -20,7 +21,8 @@ namespace GuestMemory;
 /// gmm.Verify();
 /// </code>
 /// </example>
-/// <remarks>The VM list is guarded by <c>_vmsLock</c>; everything else by the layers' own locks.</remarks>
+/// <remarks>The VM list is guarded by <c>_vmsLock</c>, the balloon controller slot is swapped with
+/// <see cref="Interlocked"/>; everything else by the layers' own locks.</remarks>
 public sealed class GlobalMemoryManager : IDisposable
 {
     private readonly Lock _vmsLock = new();
@@ -51,6 +53,24 @@ public sealed class GlobalMemoryManager : IDisposable
 
     /// <summary>Page fusion: finds identical and zero pages and shares them copy-on-write.</summary>
     public PageFusion Fusion { get; }
+
+    /// <summary>
+    /// The balloon controller of this manager, while one exists (at most one: two would fight over the
+    /// same targets). Guest drivers wake it through here when they need memory back.
+    /// </summary>
+    public BalloonController? BalloonController => Volatile.Read(ref _balloonController);
+
+    private BalloonController? _balloonController;
+
+    /// <summary>Makes <paramref name="controller"/> this manager's one balloon controller, or throws.</summary>
+    internal void RegisterBalloonController(BalloonController controller)
+    {
+        if (Interlocked.CompareExchange(ref _balloonController, controller, null) != null)
+            throw new GmmException(GmmError.InvalidArgument, "this manager already has a balloon controller; dispose it first");
+    }
+
+    internal void UnregisterBalloonController(BalloonController controller) =>
+        Interlocked.CompareExchange(ref _balloonController, null, controller);
 
     /// <summary>The Global Memory Manager proper: chunks, pages, accounts (seed: GMMR0).</summary>
     public PageManager Pages { get; }
@@ -125,7 +145,7 @@ public sealed class GlobalMemoryManager : IDisposable
         if (problems.Count > 0) throw new GmmException(GmmError.ConsistencyCheckFailed, string.Join(Environment.NewLine, problems));
     }
 
-    /// <summary>Destroys every VM and releases the host memory.</summary>
+    /// <summary>Stops the balloon controller, fusion and compaction, destroys every VM and releases the host memory.</summary>
     public void Dispose()
     {
         lock (_vmsLock)
@@ -134,6 +154,7 @@ public sealed class GlobalMemoryManager : IDisposable
             _disposed = true;
         }
         Metrics.Dispose();
+        BalloonController?.Dispose();
         Fusion.Stop();
         Compactor.Dispose();
         foreach (VirtualMachine vm in Vms)

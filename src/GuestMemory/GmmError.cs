@@ -63,6 +63,13 @@ public enum GmmError
     VmDestroyed,
     /// <summary>The page is not RAM (it is ROM or MMIO) and the operation needs RAM.</summary>
     NotRam,
+
+    // --- Ballooning ---
+    /// <summary>
+    /// A balloon target would take the VM below its minimum RAM or leave it more than its maximum
+    /// (see <see cref="VmOptions.MinimumRam"/> and <see cref="VmOptions.MaximumRam"/>).
+    /// </summary>
+    BalloonTargetOutOfRange,
 }
 
 /// <summary>The exception every failing GuestMemory operation throws; <see cref="Error"/> says why.</summary>

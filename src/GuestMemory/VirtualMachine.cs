@@ -1,3 +1,4 @@
+using GuestMemory.Balloon;
 using GuestMemory.Gmm;
 using GuestMemory.Phys;
 
@@ -15,6 +16,7 @@ public sealed class VirtualMachine : IDisposable
         Options = options;
         Handle = handle;
         Memory = memory;
+        Balloon = new VmBalloon(this);
     }
 
     /// <summary>The manager the VM lives in.</summary>
@@ -31,6 +33,9 @@ public sealed class VirtualMachine : IDisposable
 
     /// <summary>Guest-physical memory: read, write, map, reset.</summary>
     public GuestPhysicalMemory Memory { get; }
+
+    /// <summary>The host side of the VM's memory balloon: its target, limits and guest driver.</summary>
+    public VmBalloon Balloon { get; }
 
     /// <summary>True once destroyed.</summary>
     public bool IsDestroyed => Memory.IsDestroyed;

@@ -26,6 +26,25 @@ public sealed record VmOptions
     /// <summary>Whether page fusion may share and zero this VM's pages at all.</summary>
     public bool PageSharing { get; init; } = true;
 
+    /// <summary>
+    /// Guest RAM the balloon never takes away, in bytes (Hyper-V's "minimum RAM"): the balloon holds at
+    /// most <see cref="RamSize"/> - MinimumRam. A multiple of 4 KiB; default 0.
+    /// </summary>
+    public long MinimumRam { get; init; }
+
+    /// <summary>
+    /// Guest RAM the guest may use at most, in bytes (Hyper-V's "maximum RAM"): the balloon holds at
+    /// least <see cref="RamSize"/> - MaximumRam. A multiple of 4 KiB between <see cref="MinimumRam"/> and
+    /// <see cref="RamSize"/>; null (the default) means all of RamSize.
+    /// </summary>
+    public long? MaximumRam { get; init; }
+
+    /// <summary>
+    /// The VM's memory weight, 1..10,000 (ESX "shares", Hyper-V "memory weight"): with
+    /// <see cref="Priority"/> it sets how much memory the VM keeps when the host is short. Default 100.
+    /// </summary>
+    public int Weight { get; init; } = 100;
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Name)) throw new GmmException(GmmError.InvalidArgument, "a VM needs a name");
@@ -34,5 +53,12 @@ public sealed record VmOptions
             throw new GmmException(GmmError.InvalidArgument, $"RamSize must be a positive multiple of 4 KiB, not {RamSize}");
         if ((ulong)RamSize > Phys.GuestPhysicalMemory.MaxAddress)
             throw new GmmException(GmmError.InvalidArgument, $"RamSize {RamSize} is beyond the 2^52 guest-physical limit");
+        long maximum = MaximumRam ?? RamSize;
+        if (MinimumRam < 0 || (MinimumRam & Paging.PageOffsetMask) != 0 || (maximum & Paging.PageOffsetMask) != 0)
+            throw new GmmException(GmmError.InvalidArgument, $"MinimumRam ({MinimumRam}) and MaximumRam ({maximum}) must be non-negative multiples of 4 KiB");
+        if (maximum <= 0 || MinimumRam > maximum || maximum > RamSize)
+            throw new GmmException(GmmError.InvalidArgument, $"need 0 <= MinimumRam ({MinimumRam}) <= MaximumRam ({maximum}) <= RamSize ({RamSize}) and MaximumRam > 0");
+        if (Weight is < 1 or > 10_000)
+            throw new GmmException(GmmError.InvalidArgument, $"Weight must be 1..10,000, not {Weight}");
     }
 }

@@ -4,7 +4,8 @@ namespace GuestMemory.Host;
 
 /// <summary>
 /// The process's real resident set size, read from <c>/proc/self/smaps_rollup</c> (the kernel's own
-/// sum over every mapping), so a test or the balloon controller sees what the host really pays.
+/// sum over every mapping), or cheaply from the kernel's resident counters (<see cref="ReadCounterBytes"/>),
+/// so a test or the balloon controller sees what the host really pays.
 /// </summary>
 public static class HostRss
 {
@@ -14,15 +15,49 @@ public static class HostRss
     /// <summary>Resident anonymous bytes (guest RAM lives here).</summary>
     public static long ReadAnonymousBytes() => ReadField("Anonymous:");
 
+    /// <summary>
+    /// Resident bytes of this process from the kernel's resident-set counters (<c>/proc/self/statm</c>,
+    /// the VmRSS figure): the same memory as <see cref="ReadBytes"/>, but read from counters instead of
+    /// a walk over every page table, so it costs about 0.1 ms where smaps_rollup takes milliseconds at a
+    /// few hundred MiB. Exact to within the kernel's per-CPU counter batches (a few hundred KiB). For
+    /// readers that look often: the balloon controller every period, samplers.
+    /// </summary>
+    public static long ReadCounterBytes()
+    {
+        Span<byte> buffer = stackalloc byte[256];
+        return ParseStatmResidentPages(ReadProcFile("/proc/self/statm", buffer)) * Environment.SystemPageSize;
+    }
+
+    /// <summary>The second field of a statm text ("size resident shared ..."), in pages.</summary>
+    internal static long ParseStatmResidentPages(ReadOnlySpan<byte> text)
+    {
+        int space = text.IndexOf((byte)' ');
+        if (space < 0) throw new GmmException(GmmError.NotSupported, "statm has no resident field");
+        long value = 0;
+        int digits = 0;
+        foreach (byte b in text[(space + 1)..])
+        {
+            if (b is < (byte)'0' or > (byte)'9') break;
+            value = value * 10 + (b - '0');
+            digits++;
+        }
+        if (digits == 0) throw new GmmException(GmmError.NotSupported, "statm has no resident field");
+        return value;
+    }
+
     private static long ReadField(string field)
     {
-        if (!OperatingSystem.IsLinux())
-            throw new GmmException(GmmError.NotSupported, "real RSS is read from /proc/self/smaps_rollup, which only Linux has");
         Span<byte> buffer = stackalloc byte[4096];
-        int length;
-        using (SafeFileHandle handle = File.OpenHandle("/proc/self/smaps_rollup"))
-            length = RandomAccess.Read(handle, buffer, 0);
-        return ParseKiloBytes(buffer[..length], field) * 1024;
+        return ParseKiloBytes(ReadProcFile("/proc/self/smaps_rollup", buffer), field) * 1024;
+    }
+
+    /// <summary>Reads a small /proc file into <paramref name="buffer"/> and returns the part read.</summary>
+    private static ReadOnlySpan<byte> ReadProcFile(string path, Span<byte> buffer)
+    {
+        if (!OperatingSystem.IsLinux())
+            throw new GmmException(GmmError.NotSupported, $"real RSS is read from {path}, which only Linux has");
+        using SafeFileHandle handle = File.OpenHandle(path);
+        return buffer[..RandomAccess.Read(handle, buffer, 0)];
     }
 
     /// <summary>Finds "<paramref name="field"/>   1234 kB" in a smaps text and returns 1234.</summary>
