@@ -35,6 +35,7 @@ public sealed unsafe partial class GuestPhysicalMemory
                     FillRom(range);
                 }
             }
+            _handy.UnreportAll(); // every RAM page just left its frame, and only RAM pages come from the handy pages
             _gmm.ResetBalloon(Vm);
         }
         GiveBackNow();
