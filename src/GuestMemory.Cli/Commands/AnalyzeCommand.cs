@@ -1,5 +1,6 @@
 using System.CommandLine;
 using GuestMemory.Fusion;
+using GuestMemory.Benchmarks;
 using Spectre.Console;
 
 namespace GuestMemory.Cli.Commands;
@@ -21,8 +22,7 @@ internal static class AnalyzeCommand
 
     private static int Run(string[] paths, bool json)
     {
-        foreach (string path in paths)
-            if (!File.Exists(path)) throw new FileNotFoundException($"no such dump: {path}");
+        paths = DumpLocator.Resolve(paths);
         DumpAnalysis analysis = json ? DumpAnalyzer.Analyze(paths) : WithProgress(paths);
         if (json)
         {
