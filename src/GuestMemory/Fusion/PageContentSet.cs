@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace GuestMemory.Fusion;
 
 /// <summary>
@@ -32,6 +33,7 @@ internal sealed class PageContentSet
     /// pages one source after another (all of one before the next). Returns true when the content is new
     /// to that source.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Add(ReadOnlySpan<byte> page, int source)
     {
         ulong hash = PageHash.Compute(page);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GuestMemory.Gmm;
 using GuestMemory.Host;
 using GuestMemory.Phys;
@@ -20,6 +21,7 @@ public sealed unsafe partial class PageFusion
     }
 
     /// <summary>Zero-checks and hashes one monitored page, then merges it with its twin if it has one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Examine(VirtualMachine vm, MemoryRange range, RangeFusionState state, SharingTable table, int index, ulong e, ref PassCounters pass)
     {
         AccessEpoch.Section section = AccessEpoch.Enter();
@@ -63,6 +65,7 @@ public sealed unsafe partial class PageFusion
     }
 
     /// <summary>Takes a reference to an existing shared page and queues the merge if the bytes are equal.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Match JoinShared(VirtualMachine vm, ulong address, ulong e, ReadOnlySpan<byte> content, PageId shared, ulong hash, ref PassCounters pass)
     {
         try
@@ -91,6 +94,7 @@ public sealed unsafe partial class PageFusion
     /// Compares the page with a private candidate; if equal, copies it into a new shared page and
     /// queues both merges. The candidate's slot then names the shared page.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Match Pair(VirtualMachine vm, MemoryRange range, int index, ulong address, ulong e, ReadOnlySpan<byte> content, ulong hash,
         SharingTable table, int slot, ref PassCounters pass)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GuestMemory.Gmm;
 using GuestMemory.Phys;
 
@@ -12,6 +13,7 @@ public sealed partial class PageFusion
     private const int MaxVolatility = 8;
 
     /// <summary>Visits one segment: arms Allocated pages, examines pages that stayed unwritten.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ScanSegment(VirtualMachine vm, MemoryRange range, RangeFusionState state, SharingTable table, int start, int end, long passNumber, ref PassCounters pass)
     {
         for (int i = start; i < end; i++)

@@ -26,6 +26,9 @@ namespace GuestMemory.Fusion;
 /// the batches). The scanner never changes a page entry itself: it sends <see cref="PageUpdateBatch"/>
 /// requests to the VM, and never waits for readers inside an access section or under a VM lock. The
 /// running totals have their own small lock (<c>_statsLock</c>).</para>
+/// <para><b>Compilation.</b> The per-page methods are compiled fully optimised from their first call
+/// (<see cref="MethodImplOptions.AggressiveOptimization"/>): a pass is a few long calls over all of
+/// guest RAM, so tiered compilation's quick first code would otherwise run most of the first pass.</para>
 /// </remarks>
 public sealed partial class PageFusion : IDisposable
 {

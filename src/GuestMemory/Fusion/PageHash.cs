@@ -27,6 +27,7 @@ public static class PageHash
     private const uint Seed0 = 0x9E3779B9, Seed1 = 0x85EBCA6B, Seed2 = 0xC2B2AE35, Seed3 = 0x27D4EB2F;
 
     /// <summary>Hashes exactly one page.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a scan calls it for every page from the start: skip the unoptimised tier
     public static ulong Compute(ReadOnlySpan<byte> page)
     {
         if (page.Length != Paging.PageSize) throw new ArgumentException($"a page is {Paging.PageSize} bytes, not {page.Length}", nameof(page));
