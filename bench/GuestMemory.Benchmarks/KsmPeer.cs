@@ -27,7 +27,7 @@ public static partial class KsmPeer
     /// <summary>The knobs this peer changes (and restores).</summary>
     public static readonly string[] Knobs = ["run", "pages_to_scan", "sleep_millisecs"];
     private const string PagesToScan = "10000", SleepMilliseconds = "0";
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10), Timeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10), Timeout = TimeSpan.FromMinutes(5), FlushTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>True when this process may tune KSM (the folder exists and is writable: root).</summary>
     public static bool IsAvailable => KsmSettings.IsWritable();
@@ -38,8 +38,9 @@ public static partial class KsmPeer
     {
         if (!IsAvailable) throw new GmmException(GmmError.NotSupported, $"the KSM peer needs write access to {KsmSettings.Root} (Linux with KSM, as root)");
         using KsmSettings settings = KsmSettings.Take(Knobs, out string? repaired);
-        if (KsmSettings.Read("run") != "0" || KsmSettings.ReadLong("pages_shared") != 0)
-            throw new GmmException(GmmError.NotSupported, $"KSM is already in use on this machine (run={KsmSettings.Read("run")}, pages_shared={KsmSettings.ReadLong("pages_shared")}): its figures would mix with ours");
+        if (OthersMergingPages() is long others and > 0)
+            throw new GmmException(GmmError.NotSupported, $"other processes have {others} pages merged by KSM: its figures would mix with ours");
+        FlushStaleCounters(settings); // left by exited processes (KSM cleans them up only while it runs)
         var regions = new List<(nint Address, nuint Bytes)>();
         try
         {
@@ -50,9 +51,41 @@ public static partial class KsmPeer
         }
         finally
         {
-            settings.Restore();
             foreach ((nint address, nuint bytes) in regions) LinuxNative.Munmap(address, bytes);
+            FlushStaleCounters(settings); // so the next run (and anyone reading the counters) starts from zero
+            settings.Restore();
         }
+    }
+
+    /// <summary>
+    /// Pages other live processes have merged by KSM (from /proc/*/ksm_merging_pages), or null when the
+    /// kernel does not say (before 6.1): then any non-zero global counter counts as in use.
+    /// </summary>
+    private static long? OthersMergingPages()
+    {
+        if (!File.Exists("/proc/self/ksm_merging_pages")) return KsmSettings.ReadLong("pages_shared") + KsmSettings.ReadLong("pages_sharing");
+        long merged = 0;
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid) || pid == Environment.ProcessId) continue;
+            try { merged += long.Parse(File.ReadAllText(Path.Combine(dir, "ksm_merging_pages")), CultureInfo.InvariantCulture); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { /* gone, or a kernel thread */ }
+        }
+        return merged;
+    }
+
+    /// <summary>
+    /// KSM's global counters still count the pages of processes that exited or unmapped their memory
+    /// until ksmd runs again; run it briefly (bounded) until they are zero.
+    /// </summary>
+    private static void FlushStaleCounters(KsmSettings settings)
+    {
+        if (settings.IsRestored || KsmSettings.ReadLong("pages_shared") + KsmSettings.ReadLong("pages_sharing") == 0) return;
+        settings.Set("run", "1");
+        var clock = Stopwatch.StartNew();
+        while (!settings.IsRestored && KsmSettings.ReadLong("pages_shared") + KsmSettings.ReadLong("pages_sharing") > 0 && clock.Elapsed < FlushTimeout)
+            Thread.Sleep(PollInterval);
+        settings.Set("run", "0");
     }
 
     private static long Fill(IReadOnlyList<string> dumps, List<(nint, nuint)> regions, IProgress<BenchProgress>? progress, CancellationToken cancel)

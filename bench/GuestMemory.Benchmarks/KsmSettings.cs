@@ -61,11 +61,15 @@ public sealed class KsmSettings : IDisposable
     /// <summary>Reads a counter as a number.</summary>
     public static long ReadLong(string name) => long.Parse(Read(name), System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Sets one of the knobs passed to <see cref="Take"/>.</summary>
+    /// <summary>True once the original values are back (after which nothing may be changed).</summary>
+    public bool IsRestored { get { lock (_lock) return _restored; } }
+
+    /// <summary>Sets one of the knobs passed to <see cref="Take"/>; does nothing once restored (Ctrl+C may restore at any time).</summary>
     public void Set(string name, string value)
     {
         if (!_original.ContainsKey(name)) throw new InvalidOperationException($"{name} was not recorded before changing it");
-        Write(name, value);
+        lock (_lock)
+            if (!_restored) Write(name, value);
     }
 
     /// <summary>Puts every recorded knob back (<c>run</c> first, so ksmd stops before it is retuned). Idempotent.</summary>
