@@ -4,5 +4,6 @@ using GuestMemory.Cli.Commands;
 
 var root = new RootCommand("gmm: GuestMemory, the over-committing memory manager for virtual machines (a C# take on VirtualBox's GMM)");
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(AnalyzeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 return CommandRunner.Run(root, args);

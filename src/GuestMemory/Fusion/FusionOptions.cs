@@ -12,6 +12,13 @@ public sealed record FusionOptions
     /// <summary>Pause between passes.</summary>
     public TimeSpan PassInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Run the scanner in Linux's idle scheduling class (the seed's idle-priority thread): it then only
+    /// uses CPU time nobody else wants, and on a fully busy host it makes no progress at all. Turn it
+    /// off to rely on <see cref="CpuFraction"/> alone.
+    /// </summary>
+    public bool IdlePriority { get; init; } = true;
+
     internal void Validate()
     {
         if (PagesPerSecond < 0) throw new GmmException(GmmError.InvalidArgument, $"PagesPerSecond must not be negative ({PagesPerSecond})");
@@ -24,7 +31,10 @@ public sealed record FusionOptions
 public readonly record struct FusionPassResult(
     long Examined, long Armed, long Merged, long SharedPagesCreated, long ZeroPagesReclaimed, long VolatileSkips, long BytesScanned)
 {
-    /// <summary>True when the pass changed nothing: scanning more would find nothing new.</summary>
+    /// <summary>
+    /// True when the pass changed nothing: it armed, merged and zeroed no page, so the next pass would
+    /// find nothing new unless the guests write. (Volatile pages it skipped may still be due later.)
+    /// </summary>
     public bool Converged => Armed == 0 && Merged == 0 && ZeroPagesReclaimed == 0;
 }
 

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using GuestMemory.Gmm;
 using GuestMemory.Host;
 using GuestMemory.Phys;
 using Microsoft.Extensions.Logging;
@@ -25,20 +24,22 @@ namespace GuestMemory.Fusion;
 /// monitored entry that was read; the page it replaces is retired and freed once readers moved on.</para>
 /// <para><b>Threads.</b> One pass at a time (<c>_passLock</c> guards the tables, the per-range state and
 /// the batches). The scanner never changes a page entry itself: it sends <see cref="PageUpdateBatch"/>
-/// requests to the VM. The running totals have their own small lock (<c>_statsLock</c>).</para>
+/// requests to the VM, and never waits for readers inside an access section or under a VM lock. The
+/// running totals have their own small lock (<c>_statsLock</c>).</para>
+/// <para><b>Compilation.</b> The per-page methods are compiled fully optimised from their first call
+/// (<see cref="MethodImplOptions.AggressiveOptimization"/>): a pass is a few long calls over all of
+/// guest RAM, so tiered compilation's quick first code would otherwise run most of the first pass.</para>
 /// </remarks>
-public sealed unsafe class PageFusion : IDisposable
+public sealed partial class PageFusion : IDisposable
 {
     private const int SegmentPages = 512;
     private readonly GlobalMemoryManager _manager;
     private readonly ILogger _log;
     private readonly Lock _passLock = new();
     private readonly Lock _threadLock = new();
-    private readonly Dictionary<string, SharingTable> _tables = [];
     private readonly ConditionalWeakTable<MemoryRange, RangeFusionState> _ranges = [];
     private readonly PageUpdateBatch _arming = new(SegmentPages);
-    private readonly Dictionary<VirtualMachine, MergeBatch> _merges = [];
-    private readonly PageId[] _dropBuffer = new PageId[SegmentPages];
+    private readonly MergeQueue _merges;
     private long _armedTag;
     private readonly Lock _statsLock = new();
     private PassCounters _totals;
@@ -51,6 +52,8 @@ public sealed unsafe class PageFusion : IDisposable
     {
         _manager = manager;
         _log = manager.LoggerFactory.CreateLogger<PageFusion>();
+        // A segment's pages plus, at most, one twin for each of them.
+        _merges = new MergeQueue(manager.Pages, 2 * SegmentPages);
     }
 
     /// <summary>True while the background scanner runs.</summary>
@@ -67,7 +70,7 @@ public sealed unsafe class PageFusion : IDisposable
                 try { cow += vm.Memory.GetStatistics().CopyOnWriteBreaks; }
                 catch (GmmException) { /* destroyed meanwhile */ }
             }
-            GmmStatistics gmm = _manager.Pages.GetStatistics();
+            Gmm.GmmStatistics gmm = _manager.Pages.GetStatistics();
             PassCounters t;
             lock (_statsLock) t = _totals;
             return new FusionStatistics
@@ -93,6 +96,8 @@ public sealed unsafe class PageFusion : IDisposable
     public FusionPassResult RunPass() => RunPassCore(null);
 
     /// <summary>Starts the background scanner (idle priority) within <paramref name="options"/>' budget.</summary>
+    /// <exception cref="GmmException"><see cref="GmmError.InvalidArgument"/> for options out of range.</exception>
+    /// <exception cref="InvalidOperationException">The scanner already runs.</exception>
     public void Start(FusionOptions? options = null)
     {
         options ??= new FusionOptions();
@@ -111,13 +116,15 @@ public sealed unsafe class PageFusion : IDisposable
     public void Stop()
     {
         Thread? thread;
+        CancellationTokenSource? stop;
         lock (_threadLock)
         {
-            thread = _thread;
-            _stop?.Cancel();
-            _thread = null;
+            (thread, stop) = (_thread, _stop);
+            stop?.Cancel();
+            (_thread, _stop) = (null, null);
         }
         thread?.Join();
+        stop?.Dispose();
     }
 
     /// <summary>Stops the scanner.</summary>
@@ -125,12 +132,12 @@ public sealed unsafe class PageFusion : IDisposable
 
     private void Loop(FusionOptions options, CancellationToken token)
     {
-        IdleScheduling.MakeCurrentThreadIdle();
+        if (options.IdlePriority) IdleScheduling.MakeCurrentThreadIdle();
         while (!token.IsCancellationRequested)
         {
             try
             {
-                RunPassCore(new Budget(options, token));
+                RunPassCore(new FusionBudget(options, token));
             }
             catch (Exception e) when (e is GmmException or ObjectDisposedException)
             {
@@ -140,7 +147,7 @@ public sealed unsafe class PageFusion : IDisposable
         }
     }
 
-    private FusionPassResult RunPassCore(Budget? budget)
+    private FusionPassResult RunPassCore(FusionBudget? budget)
     {
         lock (_passLock)
         {
@@ -153,7 +160,7 @@ public sealed unsafe class PageFusion : IDisposable
             foreach (VirtualMachine vm in _manager.Vms)
             {
                 if (!vm.Options.PageSharing || vm.IsDestroyed) continue;
-                SharingTable table = TableFor(vm.Options.SharingDomain);
+                SharingTable table = TableFor(vm);
                 foreach (MemoryRange range in vm.Memory.Ranges)
                 {
                     if (range.Type != GuestPageType.Ram) continue;
@@ -163,7 +170,7 @@ public sealed unsafe class PageFusion : IDisposable
                         int end = (int)Math.Min(range.PageCount, start + SegmentPages);
                         var segment = new PassCounters();
                         ScanSegment(vm, range, state, table, start, end, passNumber, ref segment);
-                        SendMerges(ref segment);
+                        _merges.Send(ref segment);
                         pass = pass.Plus(segment);
                         lock (_statsLock) _totals = _totals.Plus(segment);
                         if (budget?.Throttle(pass.Examined + pass.Armed, cpuStart) == false) return Finish(pass, cpuStart);
@@ -180,264 +187,8 @@ public sealed unsafe class PageFusion : IDisposable
         Volatile.Write(ref _passes, _passes + 1);
         _manager.Deferred.ReclaimAll(); // merged and zeroed pages go back to the Gmm now...
         _manager.Pages.SettleFreedPages(); // ...and their memory to the host
+        PruneTables();
         Interlocked.Add(ref _cpuTicks, (ThreadCpuTime.Now() - cpuStart).Ticks);
-        return new FusionPassResult(pass.Examined, pass.Armed, pass.Merged, pass.Created, pass.Zeroed, pass.VolatileSkips, pass.Bytes);
-    }
-
-    private SharingTable TableFor(string domain)
-    {
-        if (!_tables.TryGetValue(domain, out SharingTable? table)) _tables[domain] = table = new SharingTable();
-        return table;
-    }
-
-    /// <summary>Visits one segment: arms Allocated pages, examines pages that stayed unwritten.</summary>
-    private void ScanSegment(VirtualMachine vm, MemoryRange range, RangeFusionState state, SharingTable table, int start, int end, long passNumber, ref PassCounters pass)
-    {
-        for (int i = start; i < end; i++)
-        {
-            ulong e = GuestPhysicalMemory.ReadEntry(range, i);
-            if (GuestPage.IsLocked(e)) continue;
-            switch (GuestPage.State(e))
-            {
-                case GuestPageState.Allocated:
-                {
-                    int volatility = GuestPage.Volatility(e);
-                    if (state.IsArmed(i)) volatility = Math.Min(volatility + 1, GuestPage.MaxVolatility); // written since armed
-                    state.Forget(i);
-                    bool skip = volatility > 0 && ((passNumber + i) & ((1L << volatility) - 1)) != 0;
-                    if (skip) pass.VolatileSkips++;
-                    ulong next = skip
-                        ? GuestPage.WithVolatility(e, volatility)
-                        : GuestPage.WithVolatility(GuestPage.WithState(e, GuestPageState.WriteMonitored) & ~GuestPage.WrittenToFlag, volatility);
-                    if (next != e) _arming.Add(range.Start + ((ulong)i << Paging.PageShift), e, next, PageId.Nil);
-                    break;
-                }
-                case GuestPageState.WriteMonitored:
-                    if (!state.IsArmed(i)) state.SetArmed(i); // armed by another layer: examine after the next grace period
-                    else if (!state.IsHashed(i)) Examine(vm, range, state, table, i, e, ref pass);
-                    break;
-                default:
-                    state.Forget(i);
-                    break;
-            }
-        }
-        SendArming(vm, range, state, ref pass);
-    }
-
-    private void SendArming(VirtualMachine vm, MemoryRange range, RangeFusionState state, ref PassCounters pass)
-    {
-        try
-        {
-            _arming.SendTo(vm.Memory);
-            foreach (ref readonly PageUpdate u in _arming.Updates.AsSpan(0, _arming.Count))
-            {
-                if (!u.Applied || GuestPage.State(u.Replacement) != GuestPageState.WriteMonitored) continue;
-                state.SetArmed((int)((u.Address - range.Start) >> Paging.PageShift));
-                pass.Armed++;
-            }
-        }
-        finally
-        {
-            _arming.Clear();
-        }
-    }
-
-    /// <summary>Zero-checks and hashes one monitored page, then merges it with its twin if it has one.</summary>
-    private void Examine(VirtualMachine vm, MemoryRange range, RangeFusionState state, SharingTable table, int index, ulong e, ref PassCounters pass)
-    {
-        ulong address = range.Start + ((ulong)index << Paging.PageShift);
-        AccessEpoch.Section section = AccessEpoch.Enter();
-        try
-        {
-            ReadOnlySpan<byte> content = PageSpan(vm, GuestPage.Page(e));
-            pass.Examined++;
-            pass.Bytes += Paging.PageSize;
-            if (PageContent.IsZero(content))
-            {
-                Queue(vm, address, e, GuestPage.WithState(e, GuestPageState.Zero, PageId.Nil) & ~GuestPage.WrittenToFlag, PageId.Nil, MergeKind.Zero);
-                return;
-            }
-            ulong hash = PageHash.Compute(content);
-            if (!table.TryGet(hash, out SharingTable.Candidate twin))
-            {
-                table.Set(hash, SharingTable.Candidate.ForPrivate(vm, range, index, e));
-                state.SetHashed(index);
-                return;
-            }
-            if (twin.IsShared) JoinShared(vm, address, e, content, twin.Shared, hash, table, state, index, range, ref pass);
-            else Pair(vm, address, e, content, twin, hash, table, state, index, range, ref pass);
-        }
-        catch (GmmException ex) when (ex.Error is GmmError.VmNotFound or GmmError.VmDestroyed)
-        {
-            // The VM went away while we looked at it.
-        }
-        finally
-        {
-            section.Exit();
-        }
-    }
-
-    private void JoinShared(VirtualMachine vm, ulong address, ulong e, ReadOnlySpan<byte> content, PageId shared, ulong hash,
-        SharingTable table, RangeFusionState state, int index, MemoryRange range, ref PassCounters pass)
-    {
-        try
-        {
-            _manager.Pages.AddSharedReference(vm.Handle, shared);
-        }
-        catch (GmmException ex) when (ex.Error is GmmError.PageNotShared or GmmError.PageNotFound)
-        {
-            // The shared page was freed since: this page becomes the candidate for its hash.
-            table.Set(hash, SharingTable.Candidate.ForPrivate(vm, range, index, e));
-            state.SetHashed(index);
-            return;
-        }
-        pass.Bytes += Paging.PageSize;
-        if (!PageContent.Equal(content, PageSpan(vm, shared)))
-        {
-            _manager.Pages.FreePages(vm.Handle, GmmAccount.Base, [shared]); // a hash collision: keep the shared page's entry
-            return;
-        }
-        Queue(vm, address, e, SharedEntry(e, shared), shared, MergeKind.Merge);
-    }
-
-    private void Pair(VirtualMachine vm, ulong address, ulong e, ReadOnlySpan<byte> content, SharingTable.Candidate twin, ulong hash,
-        SharingTable table, RangeFusionState state, int index, MemoryRange range, ref PassCounters pass)
-    {
-        VirtualMachine other = twin.Vm!;
-        if (other == vm && twin.Range == range && twin.Index == index) return;
-        ulong twinAddress = twin.Range!.Start + ((ulong)twin.Index << Paging.PageShift);
-        bool stale = other.IsDestroyed || GuestPhysicalMemory.ReadEntry(twin.Range, twin.Index) != twin.Entry;
-        ReadOnlySpan<byte> twinContent = stale ? default : PageSpan(vm, GuestPage.Page(twin.Entry));
-        if (!stale) pass.Bytes += Paging.PageSize;
-        if (stale || !PageContent.Equal(content, twinContent))
-        {
-            table.Set(hash, SharingTable.Candidate.ForPrivate(vm, range, index, e));
-            state.SetHashed(index);
-            return;
-        }
-        PageId shared;
-        try
-        {
-            shared = _manager.Pages.AllocateSharedPage(vm.Handle, PageHash.Checksum(hash));
-        }
-        catch (GmmException ex) when (ex.Error is GmmError.HitGlobalLimit or GmmError.HostOutOfMemory)
-        {
-            return; // no room for the shared copy now; the next pass tries again
-        }
-        Span<byte> copy = new(_manager.Pages.PageAddress(shared), Paging.PageSize);
-        content.CopyTo(copy);
-        if (!PageContent.Equal(copy, twinContent))
-        {
-            // The page changed while it was copied (its merge would be refused anyway).
-            _manager.Pages.FreePages(vm.Handle, GmmAccount.Base, [shared]);
-            return;
-        }
-        pass.Created++;
-        table.Set(hash, SharingTable.Candidate.ForShared(shared));
-        Queue(vm, address, e, SharedEntry(e, shared), shared, MergeKind.Merge);
-        try
-        {
-            _manager.Pages.AddSharedReference(other.Handle, shared);
-            Queue(other, twinAddress, twin.Entry, SharedEntry(twin.Entry, shared), shared, MergeKind.Merge);
-        }
-        catch (GmmException ex) when (ex.Error is GmmError.VmNotFound)
-        {
-            // The twin's VM is gone: this page still moves to the shared page.
-        }
-    }
-
-    private static ulong SharedEntry(ulong monitored, PageId shared) =>
-        GuestPage.WithState(monitored, GuestPageState.Shared, shared) & ~GuestPage.WrittenToFlag;
-
-    private ReadOnlySpan<byte> PageSpan(VirtualMachine vm, PageId page) => new(_manager.Pages.PageAddress(page), Paging.PageSize);
-
-    private void Queue(VirtualMachine vm, ulong address, ulong expected, ulong replacement, PageId reference, MergeKind kind)
-    {
-        if (!_merges.TryGetValue(vm, out MergeBatch? batch)) _merges[vm] = batch = new MergeBatch(2 * SegmentPages);
-        batch.Add(address, expected, replacement, GuestPage.Page(expected), reference, kind);
-    }
-
-    /// <summary>Sends every VM its merges; a refused merge gives back the shared reference taken for it.</summary>
-    private void SendMerges(ref PassCounters pass)
-    {
-        foreach ((VirtualMachine vm, MergeBatch batch) in _merges)
-        {
-            if (batch.Requests.Count == 0) continue;
-            try
-            {
-                batch.Requests.SendTo(vm.Memory);
-                int drops = 0;
-                for (int i = 0; i < batch.Requests.Count; i++)
-                {
-                    bool applied = batch.Requests.Updates[i].Applied;
-                    if (applied && batch.Kinds[i] == MergeKind.Zero) pass.Zeroed++;
-                    else if (applied) pass.Merged++;
-                    else
-                    {
-                        pass.LostRaces++;
-                        if (!batch.References[i].IsNil) _dropBuffer[drops++] = batch.References[i];
-                        if (drops == _dropBuffer.Length) { _manager.Pages.FreePages(vm.Handle, GmmAccount.Base, _dropBuffer); drops = 0; }
-                    }
-                }
-                if (drops > 0) _manager.Pages.FreePages(vm.Handle, GmmAccount.Base, _dropBuffer.AsSpan(0, drops));
-            }
-            catch (GmmException ex) when (ex.Error is GmmError.VmNotFound or GmmError.VmDestroyed)
-            {
-                // The VM was destroyed: its references went with it.
-            }
-            finally
-            {
-                batch.Clear();
-            }
-        }
-        foreach (VirtualMachine gone in _merges.Keys.Where(v => v.IsDestroyed).ToArray()) _merges.Remove(gone);
-    }
-
-    private enum MergeKind : byte { Merge, Zero }
-
-    /// <summary>Pending merges for one VM: the requests plus, per request, the shared reference to give back if it is refused.</summary>
-    private sealed class MergeBatch(int capacity)
-    {
-        public PageUpdateBatch Requests { get; } = new(capacity);
-        public PageId[] References { get; } = new PageId[capacity];
-        public MergeKind[] Kinds { get; } = new MergeKind[capacity];
-
-        public void Add(ulong address, ulong expected, ulong replacement, PageId retire, PageId reference, MergeKind kind)
-        {
-            References[Requests.Count] = reference;
-            Kinds[Requests.Count] = kind;
-            Requests.Add(address, expected, replacement, retire);
-        }
-
-        public void Clear() => Requests.Clear();
-    }
-
-    /// <summary>Counters of one pass (and, summed, of all passes).</summary>
-    private struct PassCounters
-    {
-        public long Examined, Armed, Merged, Created, Zeroed, VolatileSkips, LostRaces, Bytes;
-
-        public readonly PassCounters Plus(PassCounters o) => new()
-        {
-            Examined = Examined + o.Examined, Armed = Armed + o.Armed, Merged = Merged + o.Merged, Created = Created + o.Created,
-            Zeroed = Zeroed + o.Zeroed, VolatileSkips = VolatileSkips + o.VolatileSkips, LostRaces = LostRaces + o.LostRaces, Bytes = Bytes + o.Bytes,
-        };
-    }
-
-    /// <summary>The background scanner's budget: sleeps so pages/s and CPU share stay within the options.</summary>
-    private sealed class Budget(FusionOptions options, CancellationToken token)
-    {
-        private readonly long _wallStart = Environment.TickCount64;
-
-        /// <summary>Sleeps as needed; returns false when the scanner is being stopped.</summary>
-        public bool Throttle(long pagesDone, TimeSpan cpuStart)
-        {
-            double wallMs = Environment.TickCount64 - _wallStart;
-            double waitMs = 0;
-            if (options.PagesPerSecond > 0) waitMs = Math.Max(waitMs, pagesDone * 1000.0 / options.PagesPerSecond - wallMs);
-            if (options.CpuFraction < 1) waitMs = Math.Max(waitMs, (ThreadCpuTime.Now() - cpuStart).TotalMilliseconds / options.CpuFraction - wallMs);
-            if (waitMs >= 1) token.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(Math.Min(waitMs, 1000)));
-            return !token.IsCancellationRequested;
-        }
+        return pass.ToResult();
     }
 }

@@ -1,26 +1,113 @@
+using System.Runtime.InteropServices;
 using GuestMemory.Gmm;
 using GuestMemory.Phys;
 
 namespace GuestMemory.Fusion;
 
 /// <summary>
-/// One sharing domain's content index: page hash → either a shared page (stable, like KSM's stable
-/// tree) or one monitored private page still waiting for a twin (unstable). Entries may go stale (the
-/// shared page freed, the private page written); every use re-validates by comparing bytes and by the
-/// merge request's precondition, so staleness costs a lookup, never correctness.
-/// Touched only by the fusion thread (under <see cref="PageFusion"/>'s pass lock).
+/// One sharing domain's content index: page hash → a short chain of candidates, each either a shared
+/// page (stable, like KSM's stable tree) or one monitored private page still waiting for a twin
+/// (unstable). A chain holds several candidates because different contents can share a hash (CRC
+/// collisions can even be made on purpose): a newcomer that collides is appended instead of evicting
+/// the page it collided with, so one impostor cannot keep a common page from being shared.
 /// </summary>
+/// <remarks>
+/// Entries go stale (the shared page freed and its id reused, the private page written, its VM
+/// destroyed). Every use re-validates by comparing bytes and by the merge request's precondition, so
+/// staleness costs a lookup, never correctness; <see cref="Prune"/> drops stale entries so the table
+/// neither grows without bound nor keeps destroyed VMs alive. Touched only by the fusion thread (under
+/// <see cref="PageFusion"/>'s pass lock).
+/// </remarks>
 internal sealed class SharingTable
 {
-    private readonly Dictionary<ulong, Candidate> _byHash = [];
+    /// <summary>Different contents indexed under one hash at most; further ones are not indexed.</summary>
+    public const int MaxChain = 4;
 
-    public int Count => _byHash.Count;
+    private readonly Dictionary<ulong, int> _heads = [];
+    private Slot[] _slots = new Slot[1024];
+    private int _used;
+    private int _free = -1;
 
-    public bool TryGet(ulong hash, out Candidate candidate) => _byHash.TryGetValue(hash, out candidate);
+    private struct Slot
+    {
+        public Candidate Candidate;
+        public ulong Hash;
+        public int Next; // next slot of the same hash (or of the free list), or -1
+    }
 
-    public void Set(ulong hash, Candidate candidate) => _byHash[hash] = candidate;
+    /// <summary>Candidates held.</summary>
+    public int Count { get; private set; }
 
-    public void Remove(ulong hash) => _byHash.Remove(hash);
+    /// <summary>The first slot of <paramref name="hash"/>'s chain, or -1.</summary>
+    public int First(ulong hash) => _heads.TryGetValue(hash, out int slot) ? slot : -1;
+
+    /// <summary>The next slot of the same chain, or -1.</summary>
+    public int Next(int slot) => _slots[slot].Next;
+
+    /// <summary>The candidate in a slot.</summary>
+    public Candidate this[int slot] => _slots[slot].Candidate;
+
+    /// <summary>Puts another candidate in a slot of the same hash (a stale one, or the private page that just became shared).</summary>
+    public void Replace(int slot, Candidate candidate) => _slots[slot].Candidate = candidate;
+
+    /// <summary>Appends a candidate to its hash's chain; false (and nothing added) when the chain is full.</summary>
+    public bool Add(ulong hash, Candidate candidate)
+    {
+        ref int head = ref CollectionsMarshal.GetValueRefOrAddDefault(_heads, hash, out bool exists);
+        int length = 0;
+        if (exists)
+            for (int s = head; s >= 0; s = _slots[s].Next) length++;
+        if (length == MaxChain) return false;
+        int slot = Allocate();
+        _slots[slot] = new Slot { Candidate = candidate, Hash = hash, Next = exists ? head : -1 };
+        head = slot;
+        Count++;
+        return true;
+    }
+
+    /// <summary>Removes every candidate <paramref name="isStale"/> rejects (given the candidate and its hash).</summary>
+    public int Prune(Func<Candidate, ulong, bool> isStale)
+    {
+        int removed = 0;
+        foreach (ulong hash in _heads.Keys)
+        {
+            ref int head = ref CollectionsMarshal.GetValueRefOrNullRef(_heads, hash);
+            ref int link = ref head;
+            while (link >= 0)
+            {
+                int slot = link;
+                if (!isStale(_slots[slot].Candidate, hash))
+                {
+                    link = ref _slots[slot].Next;
+                    continue;
+                }
+                link = _slots[slot].Next;
+                Release(slot);
+                removed++;
+            }
+            if (head < 0) _heads.Remove(hash); // allowed while enumerating (since .NET Core 3.0)
+        }
+        Count -= removed;
+        return removed;
+    }
+
+    private int Allocate()
+    {
+        if (_free >= 0)
+        {
+            int slot = _free;
+            _free = _slots[slot].Next;
+            return slot;
+        }
+        if (_used == _slots.Length) Array.Resize(ref _slots, _slots.Length * 2);
+        return _used++;
+    }
+
+    private void Release(int slot)
+    {
+        _slots[slot] = new Slot { Next = _free };
+        _free = slot;
+    }
 
     /// <summary>A shared page that exists, or a private page of a VM waiting for a twin.</summary>
     internal readonly record struct Candidate(PageId Shared, VirtualMachine? Vm, MemoryRange? Range, int Index, ulong Entry)
@@ -28,27 +115,8 @@ internal sealed class SharingTable
         public bool IsShared => Vm == null;
         public static Candidate ForShared(PageId page) => new(page, null, null, 0, 0);
         public static Candidate ForPrivate(VirtualMachine vm, MemoryRange range, int index, ulong entry) => new(PageId.Nil, vm, range, index, entry);
-    }
-}
 
-/// <summary>
-/// The scanner's own memory of one RAM range: which pages it armed for write monitoring (so a later
-/// Allocated state means "written since", and a Write-Monitored state means "unwritten for a pass"),
-/// and which of those it already hashed into the table (so unchanged pages are not hashed again).
-/// </summary>
-internal sealed class RangeFusionState(long pages)
-{
-    private readonly ulong[] _armed = new ulong[(pages + 63) / 64];
-    private readonly ulong[] _hashed = new ulong[(pages + 63) / 64];
-
-    public bool IsArmed(int index) => (_armed[index >> 6] & (1UL << index)) != 0;
-    public bool IsHashed(int index) => (_hashed[index >> 6] & (1UL << index)) != 0;
-    public void SetArmed(int index) => _armed[index >> 6] |= 1UL << index;
-    public void SetHashed(int index) => _hashed[index >> 6] |= 1UL << index;
-
-    public void Forget(int index)
-    {
-        _armed[index >> 6] &= ~(1UL << index);
-        _hashed[index >> 6] &= ~(1UL << index);
+        /// <summary>True when this is the record of that very guest page (perhaps with an older entry).</summary>
+        public bool Is(VirtualMachine vm, MemoryRange range, int index) => Vm == vm && Range == range && Index == index;
     }
 }

@@ -1,0 +1,19 @@
+using System.Text.Json;
+
+namespace GuestMemory.Cli;
+
+/// <summary>
+/// The one JSON object a <c>--json</c> command prints: keys in the order given, numbers as numbers,
+/// so scripts can compare runs without parsing tables.
+/// </summary>
+internal static class JsonOutput
+{
+    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
+
+    /// <summary>Writes <paramref name="fields"/> as one JSON object to standard output.</summary>
+    public static void Write(IEnumerable<KeyValuePair<string, object?>> fields)
+    {
+        var ordered = new Dictionary<string, object?>(fields);
+        Console.Out.WriteLine(JsonSerializer.Serialize(ordered, Options));
+    }
+}

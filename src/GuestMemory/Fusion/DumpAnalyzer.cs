@@ -1,0 +1,70 @@
+namespace GuestMemory.Fusion;
+
+/// <summary>
+/// Exact page figures of guest memory images: what perfect zero-page detection plus page sharing
+/// could save (the upper bound for <see cref="PageFusion"/>). Every page is compared by its full
+/// contents (<see cref="PageContentSet"/>), so no hash collision can change a count.
+/// </summary>
+public static class DumpAnalyzer
+{
+    private const int BufferPages = 256;
+
+    /// <summary>Analyses each file and the whole set (contents shared across files count once in the total).</summary>
+    /// <param name="paths">Raw or gzip-compressed dumps (see <see cref="GuestDump"/>).</param>
+    /// <param name="progress">Told the pages read so far, after every 1 MiB.</param>
+    /// <param name="cancel">Stops between two buffers.</param>
+    public static DumpAnalysis Analyze(IReadOnlyList<string> paths, IProgress<long>? progress = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var set = new PageContentSet();
+        var files = new List<DumpFileFigures>(paths.Count);
+        byte[] buffer = new byte[BufferPages * Paging.PageSize];
+        long pagesDone = 0;
+        for (int source = 0; source < paths.Count; source++)
+        {
+            long pages = 0, zero = 0, distinct = 0;
+            using GuestDump dump = GuestDump.Open(paths[source]);
+            for (int n; (n = dump.ReadPages(buffer)) > 0;)
+            {
+                cancel.ThrowIfCancellationRequested();
+                for (int i = 0; i < n; i++)
+                {
+                    ReadOnlySpan<byte> page = buffer.AsSpan(i * Paging.PageSize, Paging.PageSize);
+                    if (PageContent.IsZero(page)) zero++;
+                    else if (set.Add(page, source)) distinct++;
+                }
+                pages += n;
+                pagesDone += n;
+                progress?.Report(pagesDone);
+            }
+            files.Add(new DumpFileFigures(paths[source], new PageFigures(pages, zero, distinct)));
+        }
+        var total = new PageFigures(files.Sum(f => f.Figures.Pages), files.Sum(f => f.Figures.ZeroPages), set.Count);
+        return new DumpAnalysis(files, total, set.SeenInSeveralSources);
+    }
+}
+
+/// <summary>Exact page counts of a set of guest pages, and what perfect zero-page plus sharing saves.</summary>
+/// <param name="Pages">4 KiB pages.</param>
+/// <param name="ZeroPages">Pages whose every byte is zero.</param>
+/// <param name="DistinctNonZeroPages">Different contents among the other pages.</param>
+public readonly record struct PageFigures(long Pages, long ZeroPages, long DistinctNonZeroPages)
+{
+    /// <summary>
+    /// Host pages the set needs at best: one per distinct non-zero content, plus one zero page only if
+    /// some page is all zero (a set without zero pages does not pay for one).
+    /// </summary>
+    public long PerfectHostPages => DistinctNonZeroPages + (ZeroPages > 0 ? 1 : 0);
+
+    /// <summary>(pages − <see cref="PerfectHostPages"/>) / pages, in percent; 0 for an empty set.</summary>
+    public double SavingsPct => Pages == 0 ? 0 : 100.0 * (Pages - PerfectHostPages) / Pages;
+}
+
+/// <summary>The figures of one dump file.</summary>
+public sealed record DumpFileFigures(string Path, PageFigures Figures);
+
+/// <summary>What <see cref="DumpAnalyzer.Analyze"/> found.</summary>
+/// <param name="Files">Per file, in the order given.</param>
+/// <param name="Total">The whole set: a content that appears in several files counts once.</param>
+/// <param name="DistinctInSeveralFiles">Distinct non-zero contents that appear in more than one file.</param>
+public sealed record DumpAnalysis(IReadOnlyList<DumpFileFigures> Files, PageFigures Total, long DistinctInSeveralFiles);

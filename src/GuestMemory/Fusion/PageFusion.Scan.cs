@@ -1,0 +1,79 @@
+using System.Runtime.CompilerServices;
+using GuestMemory.Gmm;
+using GuestMemory.Phys;
+
+namespace GuestMemory.Fusion;
+
+public sealed partial class PageFusion
+{
+    /// <summary>
+    /// The most volatile a page gets: visited every 256 passes. (The entry has room for 15, but a page
+    /// that settles should not wait hours for its next visit.)
+    /// </summary>
+    private const int MaxVolatility = 8;
+
+    /// <summary>Visits one segment: arms Allocated pages, examines pages that stayed unwritten.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ScanSegment(VirtualMachine vm, MemoryRange range, RangeFusionState state, SharingTable table, int start, int end, long passNumber, ref PassCounters pass)
+    {
+        for (int i = start; i < end; i++)
+        {
+            ulong e = GuestPhysicalMemory.ReadEntry(range, i);
+            if (GuestPage.IsLocked(e)) continue;
+            switch (GuestPage.State(e))
+            {
+                case GuestPageState.Allocated:
+                    Arm(range, state, i, e, passNumber, ref pass);
+                    break;
+                case GuestPageState.WriteMonitored:
+                    if (!state.IsArmed(i)) state.SetArmed(i); // armed by another layer: examine after the next grace period
+                    else if (!state.IsHashed(i)) Examine(vm, range, state, table, i, e, ref pass);
+                    break;
+                default:
+                    state.Forget(i);
+                    break;
+            }
+        }
+        SendArming(range, state, vm, ref pass);
+    }
+
+    /// <summary>
+    /// Queues the arming of an Allocated page, unless it is volatile and not due this pass (volatile
+    /// pages are visited only every 2^volatility passes, staggered by page index so the visits spread
+    /// out). A page the scanner armed that is Allocated again was written since: if that happened before
+    /// it could even be examined it is more volatile; if it first stayed unwritten long enough to be
+    /// examined, less. So a page settles at about log2 of its rewrite period, in passes, and a page that
+    /// stops changing loses its volatility again.
+    /// </summary>
+    private void Arm(MemoryRange range, RangeFusionState state, int i, ulong e, long passNumber, ref PassCounters pass)
+    {
+        int volatility = GuestPage.Volatility(e);
+        if (state.IsArmed(i)) volatility = Math.Clamp(volatility + (state.IsHashed(i) ? -1 : 1), 0, MaxVolatility);
+        state.Forget(i);
+        bool skip = volatility > 0 && ((passNumber + i) & ((1L << volatility) - 1)) != 0;
+        if (skip) pass.VolatileSkips++;
+        ulong next = skip
+            ? GuestPage.WithVolatility(e, volatility)
+            : GuestPage.WithVolatility(GuestPage.WithState(e, GuestPageState.WriteMonitored) & ~GuestPage.WrittenToFlag, volatility);
+        if (next != e) _arming.Add(range.Start + ((ulong)i << Paging.PageShift), e, next, PageId.Nil);
+    }
+
+    /// <summary>Sends the segment's arming request and remembers which pages it armed.</summary>
+    private void SendArming(MemoryRange range, RangeFusionState state, VirtualMachine vm, ref PassCounters pass)
+    {
+        try
+        {
+            _arming.SendTo(vm.Memory);
+            foreach (ref readonly PageUpdate u in _arming.Updates.AsSpan(0, _arming.Count))
+            {
+                if (!u.Applied || GuestPage.State(u.Replacement) != GuestPageState.WriteMonitored) continue;
+                state.SetArmed((int)((u.Address - range.Start) >> Paging.PageShift));
+                pass.Armed++;
+            }
+        }
+        finally
+        {
+            _arming.Clear();
+        }
+    }
+}
