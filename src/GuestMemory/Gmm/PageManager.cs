@@ -32,6 +32,8 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     private readonly Stack<Chunk> _chunkObjectPool = new();
     private GmmVm?[] _vms = new GmmVm?[16];
     private int _vmCount;
+    /// <summary>Every VM slot below this one is taken, so the search for a free slot starts here (registration stays O(1) amortised).</summary>
+    private int _noFreeVmSlotBelow = 1;
     private long _reservedPages;
     private long _noOvercommitReserved;
     private long _privatePages;
@@ -83,6 +85,17 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     public HostPageState GetPageState(PageId page)
     {
         lock (_lock) return PageWord.State(Find(page).Word);
+    }
+
+    /// <summary>The owner, account and guest frame of a private page (the private counterpart of <see cref="GetSharedPageInfo"/>).</summary>
+    public (VmHandle Owner, GmmAccount Account, ulong GuestFrame) GetPrivatePageInfo(PageId page)
+    {
+        lock (_lock)
+        {
+            ulong word = Find(page).Word;
+            if (PageWord.State(word) != HostPageState.Private) throw new GmmException(GmmError.PageNotPrivate, $"{page} is not a private page");
+            return (new VmHandle(PageWord.Vm(word)), PageWord.Account(word), PageWord.GuestFrame(word));
+        }
     }
 
     /// <summary>Releases the host range. Every page address becomes invalid.</summary>
