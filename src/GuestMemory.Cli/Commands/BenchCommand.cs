@@ -8,6 +8,8 @@ internal static class BenchCommand
     public static Command Create()
     {
         var bench = new Command("bench", "Measure GuestMemory on this machine and print figures (a table, or JSON with --json)");
+        bench.Subcommands.Add(BenchAllocCommand.Create());
+        bench.Subcommands.Add(BenchMicroCommand.Create());
         return bench;
     }
 
