@@ -93,23 +93,11 @@ public sealed unsafe partial class PageManager
             {
                 PageId page = pages[done];
                 (Chunk chunk, ulong word) = Find(page);
-                switch (PageWord.State(word))
-                {
-                    case HostPageState.Free:
-                        throw new GmmException(GmmError.PageAlreadyFree, $"{page} is already free");
-                    case HostPageState.Private:
-                        if (PageWord.IsMarked(word)) throw new GmmException(GmmError.PageAlreadyFree, $"{page} is freed twice in one batch");
-                        if (PageWord.Vm(word) != owner.Handle.Value) throw new GmmException(GmmError.NotPageOwner, $"{page} belongs to vm:{PageWord.Vm(word)}, not {owner.Handle}");
-                        if (PageWord.Account(word) != account) throw new GmmException(GmmError.NotPageOwner, $"{page} is in the {PageWord.Account(word)} account, not {account}");
-                        chunk.Pages[page.Index] = PageWord.Mark(word);
-                        break;
-                    default:
-                        if (account != GmmAccount.Base) throw new GmmException(GmmError.NotPageOwner, $"shared {page} can only be freed from the base account");
-                        ref int refs = ref CollectionsMarshal.GetValueRefOrNullRef(owner.SharedRefs, page.Value);
-                        if (Unsafe.IsNullRef(ref refs) || refs == 0) throw new GmmException(GmmError.NotPageOwner, $"{owner.Handle} holds no (more) references to shared {page}");
-                        refs--;
-                        break;
-                }
+                // The common case inline, the rest (shared pages, every error) in a call of its own.
+                if (word == PageWord.Private(owner.Handle.Value, account, PageWord.GuestFrame(word)))
+                    chunk.Pages[page.Index] = PageWord.Mark(word);
+                else
+                    ValidateUncommonFree(owner, account, chunk, page, word);
             }
         }
         catch
@@ -123,6 +111,28 @@ public sealed unsafe partial class PageManager
                 else CollectionsMarshal.GetValueRefOrNullRef(owner.SharedRefs, page.Value)++;
             }
             throw;
+        }
+    }
+
+    /// <summary>Every page of a free batch that is not an unmarked private page of this VM and account.</summary>
+    private static void ValidateUncommonFree(GmmVm owner, GmmAccount account, Chunk chunk, PageId page, ulong word)
+    {
+        switch (PageWord.State(word))
+        {
+            case HostPageState.Free:
+                throw new GmmException(GmmError.PageAlreadyFree, $"{page} is already free");
+            case HostPageState.Private:
+                if (PageWord.IsMarked(word)) throw new GmmException(GmmError.PageAlreadyFree, $"{page} is freed twice in one batch");
+                if (PageWord.Vm(word) != owner.Handle.Value) throw new GmmException(GmmError.NotPageOwner, $"{page} belongs to vm:{PageWord.Vm(word)}, not {owner.Handle}");
+                if (PageWord.Account(word) != account) throw new GmmException(GmmError.NotPageOwner, $"{page} is in the {PageWord.Account(word)} account, not {account}");
+                chunk.Pages[page.Index] = PageWord.Mark(word); // not reached: such a page takes the inline path
+                break;
+            default:
+                if (account != GmmAccount.Base) throw new GmmException(GmmError.NotPageOwner, $"shared {page} can only be freed from the base account");
+                ref int refs = ref CollectionsMarshal.GetValueRefOrNullRef(owner.SharedRefs, page.Value);
+                if (Unsafe.IsNullRef(ref refs) || refs == 0) throw new GmmException(GmmError.NotPageOwner, $"{owner.Handle} holds no (more) references to shared {page}");
+                refs--;
+                break;
         }
     }
 

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using GuestMemory.Host;
 
 namespace GuestMemory.Gmm;
@@ -111,12 +113,17 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
 
     // ---- lookups (under the lock) ----
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private (Chunk Chunk, ulong Word) Find(PageId page)
     {
         Chunk? chunk = page.IsNil ? null : _chunks[page.ChunkId];
-        if (chunk == null) throw new GmmException(GmmError.PageNotFound, $"{page} is in no live chunk");
+        if (chunk == null) ThrowPageNotFound(page);
         return (chunk, chunk.Pages[page.Index]);
     }
+
+    /// <summary>Kept out of <see cref="Find"/> so that the lookup stays small enough to inline into the per-page loops.</summary>
+    [DoesNotReturn]
+    private static void ThrowPageNotFound(PageId page) => throw new GmmException(GmmError.PageNotFound, $"{page} is in no live chunk");
 
     private GmmVm GetVm(VmHandle handle)
     {
