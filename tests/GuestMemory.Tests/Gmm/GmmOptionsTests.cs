@@ -29,6 +29,7 @@ public sealed class GmmOptionsTests
         Assert.Equal(2 * Paging.PagesPerChunk, gmm.MaxPages);
         Assert.Equal(2 * Paging.PagesPerChunk, gmm.GetStatistics().MaxPages);
         Assert.Equal(2, gmm.Host.MaxChunks);
+        gmm.Verify();
     }
 
     [Fact]
