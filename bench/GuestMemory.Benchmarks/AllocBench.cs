@@ -14,64 +14,57 @@ public static unsafe class AllocBench
     private const int BatchesPerRun = 500;  // 64,000 pages, about a millisecond a run
     private const int FreshChunks = 16;     // 32 MiB a run for the first-use figures
 
-    public static AllocFigures Run() => new()
+    public static AllocFigures Run(Timing timing) => new()
     {
-        AllocFreeNsPerPage = AllocateAndFree(),
-        AllocZeroedNsPerPage = AllocateZeroed(),
-        SpanClearNsPerPage = SpanClear(),
-        NewChunkNsPerPage = FirstUseOfFreshChunks(),
-        KernelFaultNsPerPage = KernelFaults(),
+        AllocFreeNsPerPage = AllocateAndFree(timing),
+        AllocZeroedNsPerPage = AllocateZeroed(timing),
+        SpanClearNsPerPage = SpanClear(timing),
+        NewChunkNsPerPage = FirstUseOfFreshChunks(timing),
+        KernelFaultNsPerPage = KernelFaults(timing),
         GmmBytesPerHostPage = MetadataBytesPerHostPage(),
     };
 
-    private static double AllocateAndFree()
+    private static double AllocateAndFree(Timing timing)
     {
         using var bench = new WarmVm();
-        return Timing.BestNanoseconds((long)BatchesPerRun * Batch, () => Timing.Time(() =>
+        return timing.BestNanoseconds((long)BatchesPerRun * Batch, () =>
         {
             for (int i = 0; i < BatchesPerRun; i++) bench.AllocateAndFree(zero: false);
-        }));
+        });
     }
 
-    /// <summary>Only the allocation is timed; the pages it gets were freed dirty just before, so each is cleared.</summary>
-    private static double AllocateZeroed()
+    /// <summary>As <see cref="AllocateAndFree"/>, but zeroed: each page was freed dirty just before, so each is cleared.</summary>
+    private static double AllocateZeroed(Timing timing)
     {
         using var bench = new WarmVm();
-        return Timing.BestNanoseconds((long)BatchesPerRun * Batch, () =>
+        return timing.BestNanoseconds((long)BatchesPerRun * Batch, () =>
         {
-            TimeSpan allocating = TimeSpan.Zero;
-            for (int i = 0; i < BatchesPerRun; i++)
-            {
-                allocating += Timing.Time(() => bench.Allocate(zero: true));
-                bench.Dirty();
-                bench.Free();
-            }
-            return allocating;
+            for (int i = 0; i < BatchesPerRun; i++) bench.AllocateAndFree(zero: true);
         });
     }
 
     /// <summary>Clears 4 KiB pages round robin over 128 pages of a committed host chunk: the memory and working set a batch of zeroed allocations clears.</summary>
-    private static double SpanClear()
+    private static double SpanClear(Timing timing)
     {
         using var host = new HostMemory(maxChunks: 1);
         host.Commit(1);
-        return Timing.BestNanoseconds((long)BatchesPerRun * Batch, () => Timing.Time(() =>
+        return timing.BestNanoseconds((long)BatchesPerRun * Batch, () =>
         {
             for (int i = 0; i < BatchesPerRun; i++)
                 for (int page = 0; page < Batch; page++)
                     host.PageSpan(PageId.From(1, page)).Clear();
-        }));
+        });
     }
 
     /// <summary>Allocate from chunks committed for this call, touch each page, free them so the chunks go back to the host.</summary>
-    private static double FirstUseOfFreshChunks()
+    private static double FirstUseOfFreshChunks(Timing timing)
     {
         const int pages = FreshChunks * Paging.PagesPerChunk;
         using var gmm = new PageManager(new GmmOptions { HostMemoryLimit = (long)FreshChunks * Paging.ChunkSize, SpareEmptyChunks = 0 });
         VmHandle vm = gmm.RegisterVm("bench", new AccountPages(pages, 0, 0));
         var descriptors = new PageDescriptor[pages];
         var ids = new PageId[pages];
-        return Timing.BestNanoseconds(pages, () => Timing.Time(() =>
+        return timing.BestNanoseconds(pages, () =>
         {
             gmm.AllocatePages(vm, GmmAccount.Base, descriptors, zero: true);
             for (int i = 0; i < pages; i++)
@@ -80,20 +73,20 @@ public static unsafe class AllocBench
                 *gmm.PageAddress(ids[i]) = 1;
             }
             gmm.FreePages(vm, GmmAccount.Base, ids);
-        }));
+        });
     }
 
     /// <summary>mmap fresh anonymous memory, write one byte of each 4 KiB page (one fault each), munmap.</summary>
-    private static double KernelFaults()
+    private static double KernelFaults(Timing timing)
     {
         const long bytes = (long)FreshChunks * Paging.ChunkSize;
-        return Timing.BestNanoseconds(bytes / Paging.PageSize, () => Timing.Time(() =>
+        return timing.BestNanoseconds(bytes / Paging.PageSize, () =>
         {
             nint memory = LinuxNative.Mmap(0, (nuint)bytes, LinuxNative.ProtRead | LinuxNative.ProtWrite, LinuxNative.MapPrivate | LinuxNative.MapAnonymous, -1, 0);
             if (memory == LinuxNative.MapFailed) throw new InvalidOperationException("mmap failed");
             for (long offset = 0; offset < bytes; offset += Paging.PageSize) *(byte*)(memory + (nint)offset) = 1;
             LinuxNative.Munmap(memory, (nuint)bytes);
-        }));
+        });
     }
 
     /// <summary>
@@ -134,25 +127,13 @@ public static unsafe class AllocBench
             _gmm.AllocatePages(_vm, GmmAccount.Base, new PageDescriptor[Batch], zero: false);
         }
 
+        /// <summary>One handy-page refill and its release. A freed page is not known zero, so a zeroed allocation clears it.</summary>
         public void AllocateAndFree(bool zero)
-        {
-            Allocate(zero);
-            Free();
-        }
-
-        public void Allocate(bool zero)
         {
             _gmm.AllocatePages(_vm, GmmAccount.Base, _pages, zero);
             for (int i = 0; i < _ids.Length; i++) _ids[i] = _pages[i].Page;
+            _gmm.FreePages(_vm, GmmAccount.Base, _ids);
         }
-
-        /// <summary>Writes to each page, as a guest would, so the next zeroed allocation must clear it.</summary>
-        public void Dirty()
-        {
-            foreach (PageId page in _ids) *_gmm.PageAddress(page) = 1;
-        }
-
-        public void Free() => _gmm.FreePages(_vm, GmmAccount.Base, _ids);
 
         public void Dispose() => _gmm.Dispose();
     }

@@ -11,7 +11,7 @@ public sealed record AllocFigures
     [JsonConverter(typeof(TwoDecimals)), JsonPropertyName("alloc_free_ns_per_page")]
     public double AllocFreeNsPerPage { get; init; }
 
-    /// <summary>Allocate a page the caller may read as zero, zeroing included (the free that recycles it is not timed); per page.</summary>
+    /// <summary>Allocate a page the caller may read as zero, zeroing included, and free it, in batches of 128; per page. The free is timed too, as in <see cref="AllocFreeNsPerPage"/>.</summary>
     [JsonConverter(typeof(TwoDecimals)), JsonPropertyName("alloc_zeroed_ns_per_page")]
     public double AllocZeroedNsPerPage { get; init; }
 
