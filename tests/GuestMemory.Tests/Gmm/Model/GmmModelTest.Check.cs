@@ -62,7 +62,8 @@ internal sealed partial class GmmModelTest
         }
     }
 
-    /// <summary>A table of how often each call ended how, for the test log.</summary>
+    /// <summary>A table of how often each call ended how, and the chunk traffic, for the test log.</summary>
     public string DescribeOutcomes() => string.Join(Environment.NewLine,
-        _outcomes.OrderBy(o => o.Key.Call).ThenBy(o => o.Key.Outcome).Select(o => $"{o.Key.Call,-20} {o.Key.Outcome,-24} {o.Value,8:N0}"));
+        _outcomes.OrderBy(o => o.Key.Call).ThenBy(o => o.Key.Outcome).Select(o => $"{o.Key.Call,-20} {o.Key.Outcome,-24} {o.Value,8:N0}")
+            .Append($"chunks given back to the host: {_gmm.GetStatistics().FreedChunks:N0}"));
 }
