@@ -125,7 +125,7 @@ public sealed unsafe partial class PageManager
                 if (PageWord.IsMarked(word)) throw new GmmException(GmmError.PageAlreadyFree, $"{page} is freed twice in one batch");
                 if (PageWord.Vm(word) != owner.Handle.Value) throw new GmmException(GmmError.NotPageOwner, $"{page} belongs to vm:{PageWord.Vm(word)}, not {owner.Handle}");
                 if (PageWord.Account(word) != account) throw new GmmException(GmmError.NotPageOwner, $"{page} is in the {PageWord.Account(word)} account, not {account}");
-                chunk.Pages[page.Index] = PageWord.Mark(word); // not reached: such a page takes the inline path
+                chunk.Pages[page.Index] = PageWord.Mark(word); // normally done inline; kept so this check is complete on its own
                 break;
             default:
                 if (account != GmmAccount.Base) throw new GmmException(GmmError.NotPageOwner, $"shared {page} can only be freed from the base account");
