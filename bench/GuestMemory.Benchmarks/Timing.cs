@@ -15,22 +15,30 @@ namespace GuestMemory.Benchmarks;
 public sealed class Timing(bool wallClock)
 {
     private const int Runs = 31;
-    private static readonly TimeSpan WarmUp = TimeSpan.FromMilliseconds(300);
+    /// <summary>Warm-up counted in this thread's CPU time: on a loaded machine wall time would end it before the JIT has optimised anything.</summary>
+    private static readonly TimeSpan WarmUp = TimeSpan.FromMilliseconds(400);
+    /// <summary>A pause after warming up, so the background JIT can install the optimised code before the timed runs.</summary>
+    private static readonly TimeSpan JitSettle = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan Spread = TimeSpan.FromMilliseconds(20);
 
     /// <summary>How the figures are summarised, for the report.</summary>
     public string Statistic => $"{(wallClock ? "wall time" : "thread CPU time")}, best of {Runs} runs";
 
     /// <summary>
-    /// Calls <paramref name="run"/> for the warm-up time, then <see cref="Runs"/> times; each call returns the
-    /// time of its measured part. Returns the best nanoseconds per unit, for <paramref name="unitsPerRun"/> units a run.
+    /// Calls <paramref name="run"/> for the warm-up time, then times it <see cref="Runs"/> times, a short pause
+    /// before each. Returns the best nanoseconds per unit, for <paramref name="unitsPerRun"/> units a run.
     /// </summary>
     internal double BestNanoseconds(long unitsPerRun, Action run)
     {
-        var warmUp = Stopwatch.StartNew();
-        while (warmUp.Elapsed < WarmUp) run();
+        TimeSpan warmUpStart = ThreadCpuClock.Now();
+        while (ThreadCpuClock.Now() - warmUpStart < WarmUp) run();
+        Thread.Sleep(JitSettle);
+        run();
         TimeSpan best = TimeSpan.MaxValue;
         for (int i = 0; i < Runs; i++)
         {
+            // Spread the runs over time: the host's load comes and goes in spells longer than a run.
+            Thread.Sleep(Spread);
             TimeSpan start = Now();
             run();
             TimeSpan time = Now() - start;
@@ -39,5 +47,6 @@ public sealed class Timing(bool wallClock)
         return best.TotalNanoseconds / unitsPerRun;
     }
 
+    /// <summary>The chosen clock's reading (for the wall clock: the time since the Stopwatch origin).</summary>
     private TimeSpan Now() => wallClock ? Stopwatch.GetElapsedTime(0) : ThreadCpuClock.Now();
 }

@@ -62,21 +62,30 @@ public sealed unsafe partial class PageManager
         {
             GmmVm owner = GetVm(vm);
             ValidateFree(owner, account, pages);
-            foreach (PageId page in pages)
+            FreeValidated(owner, account, pages);
+        }
+    }
+
+    /// <summary>Frees a batch <see cref="ValidateFree"/> accepted: private pages go back to their chunks, shared references are dropped.</summary>
+    private void FreeValidated(GmmVm owner, GmmAccount account, ReadOnlySpan<PageId> pages)
+    {
+        long freedPrivate = 0;
+        foreach (PageId page in pages)
+        {
+            Chunk chunk = _chunks[page.ChunkId]!;
+            if (PageWord.State(chunk.Pages[page.Index]) == HostPageState.Private)
             {
-                Chunk chunk = _chunks[page.ChunkId]!;
-                if (PageWord.State(chunk.Pages[page.Index]) == HostPageState.Private)
-                {
-                    FreePrivatePage(chunk, page.Index);
-                    owner.Private[(int)account]--;
-                    _privatePages--;
-                }
-                else
-                {
-                    DropSharedReference(owner, chunk, page, alreadyUncounted: true);
-                }
+                FreePrivatePage(chunk, page.Index);
+                freedPrivate++;
+            }
+            else
+            {
+                DropSharedReference(owner, chunk, page, alreadyUncounted: true);
             }
         }
+        // The account counters move once per batch, not once per page.
+        owner.Private[(int)account] -= freedPrivate;
+        _privatePages -= freedPrivate;
     }
 
     /// <summary>
