@@ -11,6 +11,8 @@ internal static class BenchCommand
         bench.Subcommands.Add(BenchAccessCommand.Create());
         bench.Subcommands.Add(BenchBalloonCommand.Create());
         bench.Subcommands.Add(BenchFusionCommand.Create());
+        bench.Subcommands.Add(BenchAllocCommand.Create());
+        bench.Subcommands.Add(BenchMicroCommand.Create());
         return bench;
     }
 

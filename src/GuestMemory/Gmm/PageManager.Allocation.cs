@@ -62,21 +62,30 @@ public sealed unsafe partial class PageManager
         {
             GmmVm owner = GetVm(vm);
             ValidateFree(owner, account, pages);
-            foreach (PageId page in pages)
+            FreeValidated(owner, account, pages);
+        }
+    }
+
+    /// <summary>Frees a batch <see cref="ValidateFree"/> accepted: private pages go back to their chunks, shared references are dropped.</summary>
+    private void FreeValidated(GmmVm owner, GmmAccount account, ReadOnlySpan<PageId> pages)
+    {
+        long freedPrivate = 0;
+        foreach (PageId page in pages)
+        {
+            Chunk chunk = _chunks[page.ChunkId]!;
+            if (PageWord.State(chunk.Pages[page.Index]) == HostPageState.Private)
             {
-                Chunk chunk = _chunks[page.ChunkId]!;
-                if (PageWord.State(chunk.Pages[page.Index]) == HostPageState.Private)
-                {
-                    FreePrivatePage(chunk, page.Index);
-                    owner.Private[(int)account]--;
-                    _privatePages--;
-                }
-                else
-                {
-                    DropSharedReference(owner, chunk, page, alreadyUncounted: true);
-                }
+                FreePrivatePage(chunk, page.Index);
+                freedPrivate++;
+            }
+            else
+            {
+                DropSharedReference(owner, chunk, page, alreadyUncounted: true);
             }
         }
+        // The account counters move once per batch, not once per page.
+        owner.Private[(int)account] -= freedPrivate;
+        _privatePages -= freedPrivate;
     }
 
     /// <summary>
@@ -93,23 +102,11 @@ public sealed unsafe partial class PageManager
             {
                 PageId page = pages[done];
                 (Chunk chunk, ulong word) = Find(page);
-                switch (PageWord.State(word))
-                {
-                    case HostPageState.Free:
-                        throw new GmmException(GmmError.PageAlreadyFree, $"{page} is already free");
-                    case HostPageState.Private:
-                        if (PageWord.IsMarked(word)) throw new GmmException(GmmError.PageAlreadyFree, $"{page} is freed twice in one batch");
-                        if (PageWord.Vm(word) != owner.Handle.Value) throw new GmmException(GmmError.NotPageOwner, $"{page} belongs to vm:{PageWord.Vm(word)}, not {owner.Handle}");
-                        if (PageWord.Account(word) != account) throw new GmmException(GmmError.NotPageOwner, $"{page} is in the {PageWord.Account(word)} account, not {account}");
-                        chunk.Pages[page.Index] = PageWord.Mark(word);
-                        break;
-                    default:
-                        if (account != GmmAccount.Base) throw new GmmException(GmmError.NotPageOwner, $"shared {page} can only be freed from the base account");
-                        ref int refs = ref CollectionsMarshal.GetValueRefOrNullRef(owner.SharedRefs, page.Value);
-                        if (Unsafe.IsNullRef(ref refs) || refs == 0) throw new GmmException(GmmError.NotPageOwner, $"{owner.Handle} holds no (more) references to shared {page}");
-                        refs--;
-                        break;
-                }
+                // The common case inline, the rest (shared pages, every error) in a call of its own.
+                if (word == PageWord.Private(owner.Handle.Value, account, PageWord.GuestFrame(word)))
+                    chunk.Pages[page.Index] = PageWord.Mark(word);
+                else
+                    ValidateUncommonFree(owner, account, chunk, page, word);
             }
         }
         catch
@@ -123,6 +120,28 @@ public sealed unsafe partial class PageManager
                 else CollectionsMarshal.GetValueRefOrNullRef(owner.SharedRefs, page.Value)++;
             }
             throw;
+        }
+    }
+
+    /// <summary>Every page of a free batch that is not an unmarked private page of this VM and account.</summary>
+    private static void ValidateUncommonFree(GmmVm owner, GmmAccount account, Chunk chunk, PageId page, ulong word)
+    {
+        switch (PageWord.State(word))
+        {
+            case HostPageState.Free:
+                throw new GmmException(GmmError.PageAlreadyFree, $"{page} is already free");
+            case HostPageState.Private:
+                if (PageWord.IsMarked(word)) throw new GmmException(GmmError.PageAlreadyFree, $"{page} is freed twice in one batch");
+                if (PageWord.Vm(word) != owner.Handle.Value) throw new GmmException(GmmError.NotPageOwner, $"{page} belongs to vm:{PageWord.Vm(word)}, not {owner.Handle}");
+                if (PageWord.Account(word) != account) throw new GmmException(GmmError.NotPageOwner, $"{page} is in the {PageWord.Account(word)} account, not {account}");
+                chunk.Pages[page.Index] = PageWord.Mark(word); // normally done inline; kept so this check is complete on its own
+                break;
+            default:
+                if (account != GmmAccount.Base) throw new GmmException(GmmError.NotPageOwner, $"shared {page} can only be freed from the base account");
+                ref int refs = ref CollectionsMarshal.GetValueRefOrNullRef(owner.SharedRefs, page.Value);
+                if (Unsafe.IsNullRef(ref refs) || refs == 0) throw new GmmException(GmmError.NotPageOwner, $"{owner.Handle} holds no (more) references to shared {page}");
+                refs--;
+                break;
         }
     }
 

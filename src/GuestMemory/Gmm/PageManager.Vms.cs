@@ -87,6 +87,7 @@ public sealed unsafe partial class PageManager
             _reservedPages -= owner.ReservedPages.Total;
             if (owner.Policy == OvercommitPolicy.NoOvercommit) _noOvercommitReserved -= owner.ReservedPages.Total;
             _vms[vm.Value] = null;
+            _noFreeVmSlotBelow = Math.Min(_noFreeVmSlotBelow, vm.Value);
             _vmCount--;
         }
     }
@@ -121,7 +122,9 @@ public sealed unsafe partial class PageManager
 
     private static void CheckReservationShape(AccountPages r)
     {
-        if (r.Base < 0 || r.Shadow < 0 || r.Fixed < 0 || r.Total <= 0 || r.Total > (1L << 40))
+        // Each figure is bounded on its own, so that the sum cannot wrap around to something plausible.
+        const long MostPagesPerAccount = 1L << 40;
+        if (r.Base is < 0 or > MostPagesPerAccount || r.Shadow is < 0 or > MostPagesPerAccount || r.Fixed is < 0 or > MostPagesPerAccount || r.Total is <= 0 or > MostPagesPerAccount)
             throw new GmmException(GmmError.InvalidArgument, $"reservation {r} must be non-negative, not all zero and below 2^40 pages");
     }
 
@@ -146,13 +149,14 @@ public sealed unsafe partial class PageManager
         vm.Reserved[2] = r.Fixed;
     }
 
+    /// <summary>The lowest free VM slot (handles are reused lowest first, as chunk ids are).</summary>
     private int FreeVmSlot()
     {
-        for (int slot = 1; slot < _vms.Length; slot++)
-            if (_vms[slot] == null) return slot;
+        for (int slot = _noFreeVmSlotBelow; slot < _vms.Length; slot++)
+            if (_vms[slot] == null) return _noFreeVmSlotBelow = slot;
         if (_vms.Length > ushort.MaxValue) throw new GmmException(GmmError.TooManyVms, "65,535 VMs are registered");
         int free = _vms.Length;
         Array.Resize(ref _vms, Math.Min(_vms.Length * 2, ushort.MaxValue + 1));
-        return free;
+        return _noFreeVmSlotBelow = free;
     }
 }

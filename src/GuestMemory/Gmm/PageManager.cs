@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using GuestMemory.Host;
 
 namespace GuestMemory.Gmm;
@@ -32,6 +34,8 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     private readonly Stack<Chunk> _chunkObjectPool = new();
     private GmmVm?[] _vms = new GmmVm?[16];
     private int _vmCount;
+    /// <summary>Every VM slot below this one is taken, so the search for a free slot starts here (registration stays O(1) amortised).</summary>
+    private int _noFreeVmSlotBelow = 1;
     private long _reservedPages;
     private long _noOvercommitReserved;
     private long _privatePages;
@@ -86,6 +90,17 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
         lock (_lock) return PageWord.State(Find(page).Word);
     }
 
+    /// <summary>The owner, account and guest frame of a private page (the private counterpart of <see cref="GetSharedPageInfo"/>).</summary>
+    public (VmHandle Owner, GmmAccount Account, ulong GuestFrame) GetPrivatePageInfo(PageId page)
+    {
+        lock (_lock)
+        {
+            ulong word = Find(page).Word;
+            if (PageWord.State(word) != HostPageState.Private) throw new GmmException(GmmError.PageNotPrivate, $"{page} is not a private page");
+            return (new VmHandle(PageWord.Vm(word)), PageWord.Account(word), PageWord.GuestFrame(word));
+        }
+    }
+
     /// <summary>Releases the host range. Every page address becomes invalid.</summary>
     public void Dispose()
     {
@@ -99,12 +114,17 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
 
     // ---- lookups (under the lock) ----
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private (Chunk Chunk, ulong Word) Find(PageId page)
     {
         Chunk? chunk = page.IsNil ? null : _chunks[page.ChunkId];
-        if (chunk == null) throw new GmmException(GmmError.PageNotFound, $"{page} is in no live chunk");
+        if (chunk == null) ThrowPageNotFound(page);
         return (chunk, chunk.Pages[page.Index]);
     }
+
+    /// <summary>Kept out of <see cref="Find"/> so that the lookup stays small enough to inline into the per-page loops.</summary>
+    [DoesNotReturn]
+    private static void ThrowPageNotFound(PageId page) => throw new GmmException(GmmError.PageNotFound, $"{page} is in no live chunk");
 
     private GmmVm GetVm(VmHandle handle)
     {
