@@ -19,7 +19,7 @@ namespace GuestMemory;
 /// </code>
 /// </example>
 /// <remarks>The VM list is guarded by <c>_vmsLock</c>; everything else by the layers' own locks.</remarks>
-public sealed class GlobalMemoryManager : IDisposable
+public sealed partial class GlobalMemoryManager : IDisposable
 {
     private readonly Lock _vmsLock = new();
     private readonly List<VirtualMachine> _vms = [];

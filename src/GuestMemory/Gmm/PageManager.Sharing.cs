@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace GuestMemory.Gmm;
@@ -68,7 +69,8 @@ public sealed unsafe partial class PageManager
     {
         ref int mine = ref CollectionsMarshal.GetValueRefOrNullRef(owner.SharedRefs, page.Value);
         if (!alreadyUncounted) mine--;
-        if (mine == 0) owner.SharedRefs.Remove(page.Value);
+        // A batch may drop several references to one page: once the count reached zero the entry is gone.
+        if (!Unsafe.IsNullRef(ref mine) && mine == 0) owner.SharedRefs.Remove(page.Value);
         owner.SharedReferences--;
         _sharedReferences--;
         ulong word = chunk.Pages[page.Index];
