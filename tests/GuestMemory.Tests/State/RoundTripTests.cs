@@ -10,9 +10,7 @@ public sealed class RoundTripTests
     public void RestoresEveryKindOfPageIntoAFreshVm()
     {
         using var host = new StateTestHost();
-        VirtualMachine source = host.NewVm("source");
-        GuestContent.FillMixed(host.Gmm, source, seed: 1);
-        byte[] state = StateTestHost.Save(source);
+        (VirtualMachine source, byte[] state) = host.SavedMixedVm("source", seed: 1);
 
         VirtualMachine copy = host.Gmm.RestoreVm(StateTestHost.Options("copy"), new ForwardOnlyStream(state), StateTestHost.RegisterDevices);
 
@@ -28,9 +26,7 @@ public sealed class RoundTripTests
     public void RestoresOverAVmWithOtherMemoryAndFreesWhatItNoLongerNeeds()
     {
         using var host = new StateTestHost();
-        VirtualMachine source = host.NewVm("source");
-        GuestContent.FillMixed(host.Gmm, source, seed: 2);
-        byte[] state = StateTestHost.Save(source);
+        (VirtualMachine source, byte[] state) = host.SavedMixedVm("source", seed: 2);
         VirtualMachine target = host.NewVm("target");
         GuestContent.FillOther(target, seed: 99);
         long reservedBefore = target.Accounts.Reserved.Base;
@@ -50,12 +46,28 @@ public sealed class RoundTripTests
     }
 
     [Fact]
+    public void RestoresOverAFullVmThroughATemporaryReservationRaise()
+    {
+        byte[] state = StateTestHost.StateWithDataPages(StateTestHost.RamPages - 20);
+        using var host = new StateTestHost();
+        VirtualMachine target = host.NewVm("target");
+        target.Memory.Write(0, StateTestHost.Bytes(StateTestHost.RamPages * Paging.PageSize, seed: 8));
+        long reserved = host.Gmm.Statistics.ReservedPages;
+
+        // Old and new image together exceed the VM's reservation while the new one is staged.
+        RestoreSummary summary = StateTestHost.Restore(target, state);
+
+        Assert.Equal(StateTestHost.RamPages - 20 + 4, summary.PrivatePages);
+        Assert.Equal(reserved, host.Gmm.Statistics.ReservedPages);
+        Assert.All(Enumerable.Range(StateTestHost.RamPages - 20, 20), p => Assert.Equal(GuestPageState.Zero, target.Memory.GetPage(GuestContent.Address(p)).State));
+        host.Gmm.Verify();
+    }
+
+    [Fact]
     public void RestoringTheSameStateTwiceGivesTheSameImage()
     {
         using var host = new StateTestHost();
-        VirtualMachine source = host.NewVm("source");
-        GuestContent.FillMixed(host.Gmm, source, seed: 3);
-        byte[] state = StateTestHost.Save(source);
+        (VirtualMachine source, byte[] state) = host.SavedMixedVm("source", seed: 3);
         VirtualMachine target = host.NewVm("target");
 
         StateTestHost.Restore(target, state);

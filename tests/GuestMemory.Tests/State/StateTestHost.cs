@@ -29,6 +29,25 @@ internal sealed class StateTestHost : IDisposable
         return vm;
     }
 
+    /// <summary>A VM of the standard layout filled by <see cref="GuestContent.FillMixed"/>, and its saved state.</summary>
+    public (VirtualMachine Vm, byte[] State) SavedMixedVm(string name, int seed)
+    {
+        VirtualMachine vm = NewVm(name);
+        GuestContent.FillMixed(Gmm, vm, seed);
+        return (vm, Save(vm));
+    }
+
+    /// <summary>The state of a standard VM with <paramref name="pages"/> pages of data, saved on a host of its own.</summary>
+    public static byte[] StateWithDataPages(int pages)
+    {
+        using var source = new StateTestHost();
+        VirtualMachine vm = source.NewVm("source");
+        for (int p = 0; p < pages; p++) vm.Memory.Write(GuestContent.Address(p), Bytes(Paging.PageSize, p));
+        byte[] state = Save(vm);
+        source.Gmm.Verify();
+        return state;
+    }
+
     /// <summary>The ROM and MMIO ranges of the standard layout (ROM images fixed, so every VM gets the same).</summary>
     public static void RegisterDevices(VirtualMachine vm)
     {
