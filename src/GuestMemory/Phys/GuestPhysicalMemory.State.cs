@@ -62,6 +62,7 @@ public sealed unsafe partial class GuestPhysicalMemory
                     if (GuestPage.HasHostPage(old)) _deferred.Retire(Vm, GuestPage.Page(old));
                 }
             }
+            _handy.UnreportAll(); // every page put to use just left its frame: report none of them at the next refill
         }
         GiveBackNow();
     }

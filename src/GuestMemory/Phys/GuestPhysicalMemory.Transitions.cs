@@ -65,7 +65,7 @@ public sealed unsafe partial class GuestPhysicalMemory
 
     /// <summary>
     /// Under the lock: applies conditional entry changes (the body of a page update request). Each
-    /// update happens only if the entry still equals what the sender saw; the host page it replaced is
+    /// update happens only if the entry still equals what the sender saw and the page is not mapped; the host page it replaced is
     /// retired, so it goes back to the Gmm once no reader can hold it any more.
     /// </summary>
     internal void ApplyUpdates(Span<PageUpdate> updates)
@@ -78,11 +78,24 @@ public sealed unsafe partial class GuestPhysicalMemory
             MemoryRange? range = FindRange(update.Address);
             if (range == null || range.Type == GuestPageType.Mmio) continue;
             ref ulong slot = ref range.Entries[(update.Address - range.Start) >> Paging.PageShift];
-            if (slot != update.Expected) continue;
+            // A mapped page is never shared, moved or freed, whatever the sender saw.
+            if (slot != update.Expected || GuestPage.IsLocked(slot)) continue;
             Publish(ref slot, slot, update.Replacement);
-            if (!update.Retire.IsNil) _deferred.Retire(Vm, update.Retire);
+            if (!update.Retire.IsNil) RetireReplaced(update.Expected, update.Retire);
             update.Applied = true;
         }
+    }
+
+    /// <summary>
+    /// Under the lock: retires the host page an update replaced. A private page first stops backing its guest
+    /// frame in the Gmm (it is still this VM's until readers move on), so the frame's next page is its only one.
+    /// </summary>
+    private void RetireReplaced(ulong old, PageId retired)
+    {
+        bool privatePage = GuestPage.State(old) is GuestPageState.Allocated or GuestPageState.WriteMonitored && GuestPage.Page(old) == retired;
+        if (privatePage && !_handy.Unreport(retired))
+            _gmm.AllocateHandyPages(Vm, [new PageDescriptor { Page = retired, GuestFrame = PageDescriptor.NoGuestFrame }], default);
+        _deferred.Retire(Vm, retired);
     }
 
     /// <summary>Loads a page entry without the lock (for scanners: a snapshot that requests re-check).</summary>

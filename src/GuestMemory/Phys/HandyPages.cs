@@ -47,6 +47,24 @@ internal sealed class HandyPages(IGmm gmm, VmHandle vm)
     /// <summary>Pages whose guest frame the Gmm has not been told yet.</summary>
     public IReadOnlyList<PageDescriptor> Unreported => _putToUse;
 
+    /// <summary>
+    /// A page put to use has left its guest frame (fusion, compaction) before the next refill reported it:
+    /// report nothing for it, since by then it may be free or another VM's. False when it was reported already.
+    /// </summary>
+    public bool Unreport(PageId page)
+    {
+        for (int i = 0; i < _putToUse.Count; i++)
+        {
+            if (_putToUse[i].Page != page) continue;
+            _putToUse.RemoveAt(i);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Every page put to use has left its guest frame (reset): report none of them.</summary>
+    public void UnreportAll() => _putToUse.Clear();
+
     /// <summary>Gives every page at hand back (VM destroy); reports nothing further.</summary>
     public void Drain(Action<PageId> giveBack)
     {

@@ -82,6 +82,21 @@ public sealed class RoundTripTests
     }
 
     [Fact]
+    public void TheVmKeepsAllocatingAfterARestoreReplacedPagesItHadJustTaken()
+    {
+        using var host = new StateTestHost();
+        (VirtualMachine source, byte[] state) = host.SavedMixedVm("source", seed: 4);
+        VirtualMachine target = host.NewVm("target");
+        GuestContent.FillOther(target, seed: 11); // takes handy pages the Gmm has not been told about yet
+
+        StateTestHost.Restore(target, state);
+        for (int p = 100; p < StateTestHost.RamPages; p++) target.Memory.Write(GuestContent.Address(p), StateTestHost.Bytes(64, p)); // several refills
+
+        Assert.Equal(VmSnapshot.Content(source).AsSpan(0, 100 * Paging.PageSize).ToArray(), VmSnapshot.Content(target).AsSpan(0, 100 * Paging.PageSize).ToArray());
+        host.Gmm.Verify();
+    }
+
+    [Fact]
     public void MmioRangesAreLayoutOnly()
     {
         using var host = new StateTestHost();

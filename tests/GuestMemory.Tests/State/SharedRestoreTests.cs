@@ -16,8 +16,7 @@ public sealed class SharedRestoreTests
     public void EachSharedContentIsWrittenOnce()
     {
         using var host = new StateTestHost();
-        VirtualMachine source = host.NewVm("source");
-        GuestContent.FillMixed(host.Gmm, source, seed: 1);
+        VirtualMachine source = host.MixedVm("source", seed: 1);
 
         SavedStateSummary summary = source.SaveState(new MemoryStream());
 

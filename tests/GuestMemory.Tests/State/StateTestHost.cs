@@ -29,11 +29,18 @@ internal sealed class StateTestHost : IDisposable
         return vm;
     }
 
-    /// <summary>A VM of the standard layout filled by <see cref="GuestContent.FillMixed"/>, and its saved state.</summary>
-    public (VirtualMachine Vm, byte[] State) SavedMixedVm(string name, int seed)
+    /// <summary>A VM of the standard layout filled by <see cref="GuestContent.FillMixed"/>.</summary>
+    public VirtualMachine MixedVm(string name, int seed)
     {
         VirtualMachine vm = NewVm(name);
         GuestContent.FillMixed(Gmm, vm, seed);
+        return vm;
+    }
+
+    /// <summary>A <see cref="MixedVm"/> and its saved state.</summary>
+    public (VirtualMachine Vm, byte[] State) SavedMixedVm(string name, int seed)
+    {
+        VirtualMachine vm = MixedVm(name, seed);
         return (vm, Save(vm));
     }
 
