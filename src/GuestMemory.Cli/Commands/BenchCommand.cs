@@ -8,6 +8,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var bench = new Command("bench", "Measure GuestMemory on this machine and print figures (a table, or JSON with --json)");
+        bench.Subcommands.Add(BenchStateCommand.Create());
         return bench;
     }
 

@@ -58,7 +58,8 @@ public sealed unsafe partial class GuestPhysicalMemory
                 for (int i = 0; i < entries.Length; i++)
                 {
                     ulong old = entries[i];
-                    Publish(ref entries[i], old, staged[r][i]);
+                    // Every page was rewritten: dirty for a live save or migration that tracks this VM.
+                    Publish(ref entries[i], old, staged[r][i] | GuestPage.DirtyFlag);
                     if (GuestPage.HasHostPage(old)) _deferred.Retire(Vm, GuestPage.Page(old));
                 }
             }

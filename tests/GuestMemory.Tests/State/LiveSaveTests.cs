@@ -98,6 +98,26 @@ public sealed class LiveSaveTests
     }
 
     [Fact]
+    public void ARestoreDuringALiveSaveIsSentInFull()
+    {
+        using var host = new StateTestHost();
+        (VirtualMachine other, byte[] state) = host.SavedMixedVm("other", seed: 6);
+        VirtualMachine source = host.MixedVm("source", seed: 5);
+        var stream = new MemoryStream();
+        using (LiveStateSave save = source.BeginLiveSave(stream))
+        {
+            StateTestHost.Restore(source, state);
+            Assert.Equal(StateTestHost.RamPages + 4, save.RunPass());
+            save.Complete();
+        }
+
+        VirtualMachine copy = host.NewVm("copy");
+        StateTestHost.Restore(copy, stream.ToArray());
+        Assert.Equal(VmSnapshot.Content(other), VmSnapshot.Content(copy));
+        host.Gmm.Verify();
+    }
+
+    [Fact]
     public void OneLiveSaveAtATimeAndTheConvenienceCallPausesOnce()
     {
         using var host = new StateTestHost();
