@@ -100,7 +100,11 @@ public sealed class LiveStateSave : IDisposable
         try
         {
             long pages = _tracker.PreparePass(first, final);
-            if (!first) _writer.BeginPass((uint)Passes + 1);
+            if (!first)
+            {
+                _writer.BeginPass((uint)Passes + 1);
+                _emitter.BeginPass();
+            }
             for (int r = 0; r < _ranges.Length; r++) SendRange(r);
             Passes++;
             PagesSentLastPass = pages;

@@ -31,6 +31,12 @@ internal sealed class PageEmitter(GuestPhysicalMemory memory, StateWriter writer
     /// <summary>Pages written per class, over all passes.</summary>
     public RecordCounts Written { get; } = new();
 
+    /// <summary>
+    /// Starts a later pass: its pages may refer only to contents written in the same pass, so a restore can
+    /// let go of the earlier passes' contents at each PASS record and its staging stays bounded.
+    /// </summary>
+    public void BeginPass() => _contents.Clear();
+
     /// <summary>Writes the record of page <paramref name="index"/> of <paramref name="range"/> and returns its class.</summary>
     public PageClass Emit(MemoryRange range, int index)
     {

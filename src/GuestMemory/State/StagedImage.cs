@@ -43,7 +43,8 @@ internal sealed class StagedImage
         _ranges = ranges;
         _entries = ranges.Select(r => new ulong[r.Entries.Length]).ToArray();
         _pages = _entries.Sum(e => (long)e.Length);
-        _pool = new StagingPool(vm, lease);
+        // At most one staged page per guest page is in use at a time, and the pool grows only when none is free.
+        _pool = new StagingPool(vm, lease, limit: _pages + StagingPool.GrowthBatch);
         _contents = new StagedContents(vm);
     }
 
@@ -87,6 +88,7 @@ internal sealed class StagedImage
                 if (record.Value > SavedStateFormat.MaxPasses) throw StateErrors.TooLarge($"pass {record.Value} (at most {SavedStateFormat.MaxPasses})");
                 if (record.Value != _pass + 1 || _covered != _pages) throw StateErrors.Corrupt($"pass {record.Value} starts after {_covered} of {_pages} pages of pass {_pass}");
                 _pass++;
+                _contents.BeginPass();
                 _range = _index = 0;
                 _covered = 0;
                 break;
@@ -177,7 +179,7 @@ internal sealed class StagedImage
     private unsafe void ApplySharedRef(uint index)
     {
         ref ulong slot = ref Next(RecordType.SharedRef, GuestPageType.Ram, out _);
-        if (index >= _contents.Count) throw StateErrors.Corrupt($"a reference to shared content {index}, of {_contents.Count} defined");
+        if (!_contents.IsReferable(index)) throw StateErrors.Corrupt($"a reference to shared content {index}, not one defined in pass {_pass}");
         PageId shared = _contents.HostShared((int)index);
         if (!shared.IsNil) Reference(ref slot, shared);
         else Fill(ref slot, GuestPageType.Ram, new ReadOnlySpan<byte>(_gmm.PageAddress(_contents.Source((int)index)), Paging.PageSize));
@@ -187,7 +189,7 @@ internal sealed class StagedImage
     private unsafe PageId Fill(ref ulong slot, GuestPageType type, ReadOnlySpan<byte> content)
     {
         PageId page = GuestPage.Page(slot);
-        if (GuestPage.State(slot) != GuestPageState.Allocated || _contents.IsSource(page))
+        if (GuestPage.State(slot) != GuestPageState.Allocated)
         {
             Release(ref slot);
             page = _pool.Take();
@@ -204,12 +206,12 @@ internal sealed class StagedImage
         slot = GuestPage.Make(GuestPageType.Ram, GuestPageState.Shared, shared);
     }
 
-    /// <summary>Lets go of what the slot holds: its private page back to the pool (unless a content keeps it), its shared reference dropped.</summary>
+    /// <summary>Lets go of what the slot holds: its private page back to the pool, its shared reference dropped.</summary>
     private void Release(ref ulong slot)
     {
         ulong e = slot;
         slot = 0;
-        if (GuestPage.State(e) == GuestPageState.Allocated && !_contents.Detach(GuestPage.Page(e))) _pool.Return(GuestPage.Page(e));
+        if (GuestPage.State(e) == GuestPageState.Allocated) _pool.Return(GuestPage.Page(e));
         else if (GuestPage.State(e) == GuestPageState.Shared) _gmm.FreePages(_vm.Handle, GmmAccount.Base, [GuestPage.Page(e)]);
     }
 

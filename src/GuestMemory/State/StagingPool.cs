@@ -14,10 +14,15 @@ namespace GuestMemory.State;
 /// A state whose records need more pages than its header declared (a live save's later passes) grows
 /// the pool in smaller batches, still before the VM changes. Owned by one restore; not thread-safe.
 /// </remarks>
-internal sealed class StagingPool(VirtualMachine vm, ReservationLease lease)
+/// <param name="vm">The VM restored into (its base account pays for the pages).</param>
+/// <param name="lease">Raises the VM's reservation where it cannot cover the pages.</param>
+/// <param name="limit">Pages the pool may allocate in all: a state is valid without more, so a (CRC-valid but crafted)
+/// state that asks for more is refused as oversized instead of eating the host.</param>
+internal sealed class StagingPool(VirtualMachine vm, ReservationLease lease, long limit)
 {
     private const int Batch = 4096;
-    private const int GrowthBatch = 512;
+    /// <summary>Pages added when the records need more than the header declared.</summary>
+    public const int GrowthBatch = 512;
     private readonly List<PageId> _free = [];
     private PageDescriptor[] _descriptors = [];
 
@@ -71,6 +76,8 @@ internal sealed class StagingPool(VirtualMachine vm, ReservationLease lease)
 
     private void Allocate(long pages)
     {
+        if (AllocatedUpFront + AllocatedLater + pages > limit)
+            throw StateErrors.TooLarge($"its records need more than {limit} staging pages");
         lease.EnsureHeadroom(pages);
         for (long done = 0; done < pages;)
         {
