@@ -77,9 +77,14 @@ public sealed class LiveStateSave : IDisposable
             throw new GmmException(GmmError.StateLayoutMismatch, "ranges were registered during the live save");
         Send(first: false, final: true);
         ImageCounts counts = _tracker.SentCounts();
-        _writer.Finish((uint)Passes, counts.NonZero, _emitter.SharedContents, counts.Ballooned);
-        _done = true;
-        _tracker.Dispose();
+        try
+        {
+            _writer.Finish((uint)Passes, counts.NonZero, _emitter.SharedContents, counts.Ballooned);
+        }
+        finally
+        {
+            Dispose();
+        }
         return _emitter.Written.Summary(_writer.BytesWritten, Passes, counts.NonZero);
     }
 

@@ -26,13 +26,9 @@ internal sealed class StagedImage
     private readonly ReservationLease _lease;
     private readonly MemoryRange[] _ranges;
     private readonly ulong[][] _entries;
+    private readonly PageCursor _cursor;
     private readonly StagingPool _pool;
     private readonly StagedContents _contents;
-    private readonly long _pages;
-    private int _range;
-    private int _index;
-    private long _covered;
-    private uint _pass = 1;
     private bool _committed;
 
     public StagedImage(VirtualMachine vm, MemoryRange[] ranges, ReservationLease lease)
@@ -42,9 +38,9 @@ internal sealed class StagedImage
         _lease = lease;
         _ranges = ranges;
         _entries = ranges.Select(r => new ulong[r.Entries.Length]).ToArray();
-        _pages = _entries.Sum(e => (long)e.Length);
+        _cursor = new PageCursor(ranges, _entries);
         // At most one staged page per guest page is in use at a time, and the pool grows only when none is free.
-        _pool = new StagingPool(vm, lease, limit: _pages + StagingPool.GrowthBatch);
+        _pool = new StagingPool(vm, lease, limit: _cursor.Pages + StagingPool.GrowthBatch);
         _contents = new StagedContents(vm);
     }
 
@@ -58,23 +54,21 @@ internal sealed class StagedImage
         switch (record.Type)
         {
             case RecordType.Zero or RecordType.Ballooned:
-                CheckRun(record);
+                _cursor.CheckRun(record);
                 var state = record.Type == RecordType.Zero ? GuestPageState.Zero : GuestPageState.Ballooned;
                 for (uint n = 0; n < record.Value; n++)
                 {
-                    ref ulong slot = ref Next(record.Type, GuestPageType.Ram, out _);
+                    ref ulong slot = ref _cursor.Next(record.Type, GuestPageType.Ram, out _);
                     Release(ref slot);
                     slot = GuestPage.Make(GuestPageType.Ram, state, PageId.Nil);
                 }
                 break;
             case RecordType.Skip:
-                if (_pass == 1) throw StateErrors.Corrupt("a SKIP record in the first pass");
-                CheckRun(record);
-                for (uint n = 0; n < record.Value; n++) Next(record.Type, null, out _);
+                _cursor.Skip(record);
                 break;
             case RecordType.Raw or RecordType.Rom:
             {
-                ref ulong slot = ref Next(record.Type, record.Type == RecordType.Raw ? GuestPageType.Ram : GuestPageType.Rom, out MemoryRange range);
+                ref ulong slot = ref _cursor.Next(record.Type, record.Type == RecordType.Raw ? GuestPageType.Ram : GuestPageType.Rom, out MemoryRange range);
                 Fill(ref slot, range.Type, record.Page);
                 break;
             }
@@ -85,12 +79,8 @@ internal sealed class StagedImage
                 ApplySharedRef(record.Value);
                 break;
             case RecordType.Pass:
-                if (record.Value > SavedStateFormat.MaxPasses) throw StateErrors.TooLarge($"pass {record.Value} (at most {SavedStateFormat.MaxPasses})");
-                if (record.Value != _pass + 1 || _covered != _pages) throw StateErrors.Corrupt($"pass {record.Value} starts after {_covered} of {_pages} pages of pass {_pass}");
-                _pass++;
+                _cursor.BeginPass(record.Value);
                 _contents.BeginPass();
-                _range = _index = 0;
-                _covered = 0;
                 break;
         }
     }
@@ -98,11 +88,11 @@ internal sealed class StagedImage
     /// <summary>Checks END against the staged image: every page covered, and the declared figures.</summary>
     public void CheckEnd(StateEnd end)
     {
-        if (_covered != _pages) throw StateErrors.Corrupt($"pass {_pass} covers {_covered} of {_pages} pages");
+        _cursor.CheckComplete();
         ImageFigures f = Figures();
-        if (end.Passes != _pass || end.SharedContents != _contents.Count || end.NonZeroPages != f.Private + f.Shared || end.BalloonedPages != f.Ballooned)
+        if (end.Passes != _cursor.Pass || end.SharedContents != _contents.Count || end.NonZeroPages != f.Private + f.Shared || end.BalloonedPages != f.Ballooned)
             throw StateErrors.Corrupt($"END declares {end.Passes} passes, {end.SharedContents} contents, {end.NonZeroPages} non-zero and {end.BalloonedPages} ballooned pages; " +
-                                      $"the records hold {_pass}, {_contents.Count}, {f.Private + f.Shared} and {f.Ballooned}");
+                                      $"the records hold {_cursor.Pass}, {_contents.Count}, {f.Private + f.Shared} and {f.Ballooned}");
     }
 
     /// <summary>
@@ -114,21 +104,28 @@ internal sealed class StagedImage
         _pool.FreeUnused();
         _contents.Release();
         PageDescriptor[] frames = StagedFrames();
-        _vm.Memory.CommitRestore(_ranges, _entries, Figures().Ballooned, balloonDelta =>
-        {
-            for (int done = 0; done < frames.Length; done += 4096)
-                _gmm.AllocateHandyPages(_vm.Handle, frames.AsSpan(done, Math.Min(4096, frames.Length - done)), Span<PageDescriptor>.Empty);
-            if (balloonDelta > 0)
-            {
-                _lease.EnsureHeadroom(balloonDelta);
-                _gmm.BalloonedPagesFreedLater(_vm.Handle, balloonDelta, 0, completed: false);
-            }
-            else if (balloonDelta < 0)
-            {
-                _gmm.DeflatedBalloon(_vm.Handle, -balloonDelta);
-            }
-        });
+        _vm.Memory.CommitRestore(_ranges, _entries, Figures().Ballooned, balloonDelta => SettleAccounts(frames, balloonDelta));
         _committed = true;
+    }
+
+    /// <summary>
+    /// Under the VM lock, before any entry changes: tells the Gmm the guest frame of each staged page (the
+    /// handy-page call with no new pages is the Gmm's "these pages now back these frames"), and moves the
+    /// VM's balloon count to the image's, raising the reservation first if the balloon needs room.
+    /// </summary>
+    private void SettleAccounts(PageDescriptor[] frames, long balloonDelta)
+    {
+        for (int done = 0; done < frames.Length; done += 4096)
+            _gmm.AllocateHandyPages(_vm.Handle, frames.AsSpan(done, Math.Min(4096, frames.Length - done)), Span<PageDescriptor>.Empty);
+        if (balloonDelta > 0)
+        {
+            _lease.EnsureHeadroom(balloonDelta);
+            _gmm.BalloonedPagesFreedLater(_vm.Handle, balloonDelta, 0, completed: false);
+        }
+        else if (balloonDelta < 0)
+        {
+            _gmm.DeflatedBalloon(_vm.Handle, -balloonDelta);
+        }
     }
 
     /// <summary>After a failure: frees every staged page and drops every reference taken. The VM never saw any of them.</summary>
@@ -156,14 +153,14 @@ internal sealed class StagedImage
         ImageFigures f = Figures();
         return new RestoreSummary
         {
-            Bytes = bytes, Passes = (int)_pass, PagesAllocatedUpFront = _pool.AllocatedUpFront, PagesAllocatedLater = _pool.AllocatedLater,
+            Bytes = bytes, Passes = (int)_cursor.Pass, PagesAllocatedUpFront = _pool.AllocatedUpFront, PagesAllocatedLater = _pool.AllocatedLater,
             PrivatePages = f.Private, SharedPages = f.Shared, SharedContentsFound = _contents.FoundOnHost, ZeroPages = f.Zero, BalloonedPages = f.Ballooned,
         };
     }
 
     private void ApplyShared(in StateRecord record)
     {
-        ref ulong slot = ref Next(record.Type, GuestPageType.Ram, out _);
+        ref ulong slot = ref _cursor.Next(record.Type, GuestPageType.Ram, out _);
         if (record.Value != _contents.Count) throw StateErrors.Corrupt($"shared content {record.Value} where content {_contents.Count} comes next");
         if (PageHash.Compute(record.Page) != record.Hash) throw StateErrors.Corrupt($"shared content {record.Value} does not match its hash");
         PageId shared = _contents.Define(record.Hash, record.Page);
@@ -178,8 +175,8 @@ internal sealed class StagedImage
 
     private unsafe void ApplySharedRef(uint index)
     {
-        ref ulong slot = ref Next(RecordType.SharedRef, GuestPageType.Ram, out _);
-        if (!_contents.IsReferable(index)) throw StateErrors.Corrupt($"a reference to shared content {index}, not one defined in pass {_pass}");
+        ref ulong slot = ref _cursor.Next(RecordType.SharedRef, GuestPageType.Ram, out _);
+        if (!_contents.IsReferable(index)) throw StateErrors.Corrupt($"a reference to shared content {index}, not one defined in pass {_cursor.Pass}");
         PageId shared = _contents.HostShared((int)index);
         if (!shared.IsNil) Reference(ref slot, shared);
         else Fill(ref slot, GuestPageType.Ram, new ReadOnlySpan<byte>(_gmm.PageAddress(_contents.Source((int)index)), Paging.PageSize));
@@ -215,27 +212,6 @@ internal sealed class StagedImage
         else if (GuestPage.State(e) == GuestPageState.Shared) _gmm.FreePages(_vm.Handle, GmmAccount.Base, [GuestPage.Page(e)]);
     }
 
-    private void CheckRun(in StateRecord record)
-    {
-        if (record.Value == 0 || record.Value > _pages - _covered)
-            throw StateErrors.Corrupt($"a run of {record.Value} {record.Type} pages where {_pages - _covered} pages of pass {_pass} remain");
-    }
-
-    /// <summary>The slot of the next page of the pass; <paramref name="required"/> is the range type the record may address (null: any).</summary>
-    private ref ulong Next(RecordType type, GuestPageType? required, out MemoryRange range)
-    {
-        if (_covered == _pages) throw StateErrors.Corrupt($"pass {_pass} has records for more than the layout's {_pages} pages");
-        while (_index >= _entries[_range].Length)
-        {
-            _range++;
-            _index = 0;
-        }
-        range = _ranges[_range];
-        if (required is GuestPageType t && range.Type != t) throw StateErrors.Corrupt($"a {type} record for page {_index} of {range}");
-        _covered++;
-        return ref _entries[_range][_index++];
-    }
-
     private PageDescriptor[] StagedFrames()
     {
         var frames = new List<PageDescriptor>();
@@ -246,28 +222,5 @@ internal sealed class StagedImage
         return frames.ToArray();
     }
 
-    private ImageFigures Figures()
-    {
-        var f = new ImageFigures();
-        foreach (ulong[] entries in _entries)
-            foreach (ulong e in entries)
-                f.Add(GuestPage.State(e));
-        return f;
-    }
-
-    private struct ImageFigures
-    {
-        public long Private, Shared, Zero, Ballooned;
-
-        public void Add(GuestPageState state)
-        {
-            switch (state)
-            {
-                case GuestPageState.Allocated: Private++; break;
-                case GuestPageState.Shared: Shared++; break;
-                case GuestPageState.Ballooned: Ballooned++; break;
-                default: Zero++; break;
-            }
-        }
-    }
+    private ImageFigures Figures() => ImageFigures.Of(_entries);
 }
