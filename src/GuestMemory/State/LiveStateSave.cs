@@ -36,8 +36,8 @@ public sealed class LiveStateSave : IDisposable
         try
         {
             _writer = new StateWriter(stream);
-            _emitter = new PageEmitter(_memory, _writer);
-            _writer.WriteHeader(StatePlan.Count(_memory, _ranges));
+            _emitter = new PageEmitter(vm.Manager.Pages.Host, _writer);
+            _writer.WriteHeader(StatePlan.Count(vm.Manager.Pages.Host, _ranges));
             Send(first: true, final: false);
         }
         catch

@@ -1,4 +1,5 @@
 using GuestMemory.Fusion;
+using GuestMemory.Host;
 using GuestMemory.Phys;
 
 namespace GuestMemory.State;
@@ -21,29 +22,29 @@ internal enum PageClass : byte
 }
 
 /// <summary>Classifies pages the same way for the header's counts and for the records.</summary>
-internal static unsafe class PageClassifier
+internal static class PageClassifier
 {
     /// <summary>
     /// The class of the page whose entry is <paramref name="entry"/>. Call inside an access section that
     /// loaded the entry: the content is read from the host page the entry names.
     /// </summary>
-    public static PageClass Classify(MemoryRange range, ulong entry, GuestPhysicalMemory memory)
+    public static PageClass Classify(MemoryRange range, ulong entry, HostMemory host)
     {
         if (range.Type == GuestPageType.Rom) return PageClass.Rom;
         return GuestPage.State(entry) switch
         {
             GuestPageState.Zero => PageClass.Zero,
             GuestPageState.Ballooned => PageClass.Ballooned,
-            GuestPageState.Shared => PageContent.IsZero(Content(memory, entry)) ? PageClass.Zero : PageClass.Shared,
-            _ => PageContent.IsZero(Content(memory, entry)) ? PageClass.Zero : PageClass.Raw,
+            GuestPageState.Shared => PageContent.IsZero(Content(host, entry)) ? PageClass.Zero : PageClass.Shared,
+            _ => PageContent.IsZero(Content(host, entry)) ? PageClass.Zero : PageClass.Raw,
         };
     }
 
     /// <summary>True for the classes whose pages need a host page when restored.</summary>
     public static bool NeedsHostPage(PageClass c) => c is PageClass.Raw or PageClass.Rom or PageClass.Shared;
 
-    public static ReadOnlySpan<byte> Content(GuestPhysicalMemory memory, ulong entry) =>
-        new(memory.HostAddress(GuestPage.Page(entry)), Paging.PageSize);
+    /// <summary>The bytes of the host page the entry names (inside the section that loaded the entry).</summary>
+    public static ReadOnlySpan<byte> Content(HostMemory host, ulong entry) => host.PageSpan(GuestPage.Page(entry));
 }
 
 /// <summary>The figures of an image that END declares: pages needing a host page, ballooned pages.</summary>

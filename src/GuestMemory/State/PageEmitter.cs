@@ -21,7 +21,7 @@ namespace GuestMemory.State;
 /// id and a 64-bit hash collision coincide.</para>
 /// <para>Not thread-safe: one saver owns it.</para>
 /// </remarks>
-internal sealed class PageEmitter(GuestPhysicalMemory memory, StateWriter writer)
+internal sealed class PageEmitter(HostMemory host, StateWriter writer)
 {
     private readonly Dictionary<uint, (uint Index, ulong Hash)> _contents = [];
 
@@ -47,10 +47,10 @@ internal sealed class PageEmitter(GuestPhysicalMemory memory, StateWriter writer
         try
         {
             ulong e = GuestPhysicalMemory.ReadEntry(range, index);
-            cls = PageClassifier.Classify(range, e, memory);
+            cls = PageClassifier.Classify(range, e, host);
             if (cls is PageClass.Raw or PageClass.Rom)
             {
-                PageClassifier.Content(memory, e).CopyTo(writer.BeginPage(cls == PageClass.Rom ? RecordType.Rom : RecordType.Raw, 0));
+                PageClassifier.Content(host, e).CopyTo(writer.BeginPage(cls == PageClass.Rom ? RecordType.Rom : RecordType.Raw, 0));
                 writer.EndPage();
             }
             else if (cls == PageClass.Shared)
@@ -72,7 +72,7 @@ internal sealed class PageEmitter(GuestPhysicalMemory memory, StateWriter writer
     /// <summary>Inside the section: a SHARED record for a content not written yet; else the index to refer to.</summary>
     private uint WriteShared(ulong entry)
     {
-        ReadOnlySpan<byte> content = PageClassifier.Content(memory, entry);
+        ReadOnlySpan<byte> content = PageClassifier.Content(host, entry);
         ulong hash = PageHash.Compute(content);
         uint page = GuestPage.Page(entry).Value;
         if (_contents.TryGetValue(page, out (uint Index, ulong Hash) known) && known.Hash == hash) return known.Index;

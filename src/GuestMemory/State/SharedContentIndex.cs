@@ -41,7 +41,7 @@ internal sealed class SharedContentIndex
                 for (int i = 0; i < range.Entries.Length; i++)
                 {
                     ulong e = GuestPhysicalMemory.ReadEntry(range, i);
-                    if (GuestPage.State(e) == GuestPageState.Shared && seen.Add(GuestPage.Page(e).Value)) index.Add(other.Memory, range, i);
+                    if (GuestPage.State(e) == GuestPageState.Shared && seen.Add(GuestPage.Page(e).Value)) index.Add(manager.Pages.Host, range, i);
                 }
             }
         }
@@ -71,14 +71,14 @@ internal sealed class SharedContentIndex
     }
 
     /// <summary>Hashes the page inside an access section, if the entry still names the same shared page.</summary>
-    private unsafe void Add(GuestPhysicalMemory memory, MemoryRange range, int index)
+    private void Add(HostMemory host, MemoryRange range, int index)
     {
         AccessEpoch.Section section = AccessEpoch.Enter();
         try
         {
             ulong e = GuestPhysicalMemory.ReadEntry(range, index);
             if (GuestPage.State(e) != GuestPageState.Shared) return;
-            _byHash.TryAdd(PageHash.Compute(new ReadOnlySpan<byte>(memory.HostAddress(GuestPage.Page(e)), Paging.PageSize)), GuestPage.Page(e));
+            _byHash.TryAdd(PageHash.Compute(host.PageSpan(GuestPage.Page(e))), GuestPage.Page(e));
         }
         finally
         {

@@ -173,17 +173,17 @@ internal sealed class StagedImage
         _contents.SetSource((int)record.Value, page);
     }
 
-    private unsafe void ApplySharedRef(uint index)
+    private void ApplySharedRef(uint index)
     {
         ref ulong slot = ref _cursor.Next(RecordType.SharedRef, GuestPageType.Ram, out _);
         if (!_contents.IsReferable(index)) throw StateErrors.Corrupt($"a reference to shared content {index}, not one defined in pass {_cursor.Pass}");
         PageId shared = _contents.HostShared((int)index);
         if (!shared.IsNil) Reference(ref slot, shared);
-        else Fill(ref slot, GuestPageType.Ram, new ReadOnlySpan<byte>(_gmm.PageAddress(_contents.Source((int)index)), Paging.PageSize));
+        else Fill(ref slot, GuestPageType.Ram, _gmm.Host.PageSpan(_contents.Source((int)index)));
     }
 
     /// <summary>Copies a page into the slot's own private page (reused in place when it has one), or a page from the pool.</summary>
-    private unsafe PageId Fill(ref ulong slot, GuestPageType type, ReadOnlySpan<byte> content)
+    private PageId Fill(ref ulong slot, GuestPageType type, ReadOnlySpan<byte> content)
     {
         PageId page = GuestPage.Page(slot);
         if (GuestPage.State(slot) != GuestPageState.Allocated)
@@ -191,7 +191,7 @@ internal sealed class StagedImage
             Release(ref slot);
             page = _pool.Take();
         }
-        content.CopyTo(new Span<byte>(_gmm.PageAddress(page), Paging.PageSize));
+        content.CopyTo(_gmm.Host.PageSpan(page));
         slot = GuestPage.Make(type, GuestPageState.Allocated, page);
         return page;
     }

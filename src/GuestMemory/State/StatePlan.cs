@@ -12,7 +12,7 @@ namespace GuestMemory.State;
 /// </summary>
 internal static class StatePlan
 {
-    public static StateHeader Count(GuestPhysicalMemory memory, MemoryRange[] ranges)
+    public static StateHeader Count(HostMemory host, MemoryRange[] ranges)
     {
         var counts = new ImageCounts();
         var sharedPages = new HashSet<uint>();
@@ -22,7 +22,7 @@ internal static class StatePlan
             {
                 AccessEpoch.Section section = AccessEpoch.Enter();
                 ulong e = GuestPhysicalMemory.ReadEntry(range, i);
-                PageClass cls = PageClassifier.Classify(range, e, memory);
+                PageClass cls = PageClassifier.Classify(range, e, host);
                 section.Exit();
                 if (cls == PageClass.Shared) sharedPages.Add(GuestPage.Page(e).Value);
                 counts.Add(cls);

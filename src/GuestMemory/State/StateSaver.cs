@@ -16,8 +16,8 @@ internal static class StateSaver
         ArgumentNullException.ThrowIfNull(stream);
         MemoryRange[] ranges = vm.Memory.RangeSnapshot();
         var writer = new StateWriter(stream);
-        writer.WriteHeader(StatePlan.Count(vm.Memory, ranges));
-        var emitter = new PageEmitter(vm.Memory, writer);
+        writer.WriteHeader(StatePlan.Count(vm.Manager.Pages.Host, ranges));
+        var emitter = new PageEmitter(vm.Manager.Pages.Host, writer);
         var counts = new ImageCounts();
         foreach (MemoryRange range in ranges)
         {
