@@ -23,7 +23,7 @@ namespace GuestMemory;
 /// </example>
 /// <remarks>The VM list is guarded by <c>_vmsLock</c>, the balloon controller slot is swapped with
 /// <see cref="Interlocked"/>; everything else by the layers' own locks.</remarks>
-public sealed class GlobalMemoryManager : IDisposable
+public sealed partial class GlobalMemoryManager : IDisposable
 {
     private readonly Lock _vmsLock = new();
     private readonly List<VirtualMachine> _vms = [];

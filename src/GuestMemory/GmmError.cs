@@ -70,6 +70,17 @@ public enum GmmError
     /// (see <see cref="VmOptions.MinimumRam"/> and <see cref="VmOptions.MaximumRam"/>).
     /// </summary>
     BalloonTargetOutOfRange,
+    // --- Saved state (seed: pgmR3Load / SSM errors) ---
+    /// <summary>The saved state ends before its END record: the stream was cut short.</summary>
+    StateTruncated,
+    /// <summary>The saved state fails a check: a CRC, a magic number, a record that does not fit the layout or the counts.</summary>
+    StateCorrupt,
+    /// <summary>The saved state was written in a format version this library does not read.</summary>
+    StateVersionUnsupported,
+    /// <summary>The saved state declares more than the format allows (ranges, pages, a block) or than its own layout holds.</summary>
+    StateTooLarge,
+    /// <summary>The saved state's RAM/ROM/MMIO layout is not the layout of the VM it is restored into.</summary>
+    StateLayoutMismatch,
 }
 
 /// <summary>The exception every failing GuestMemory operation throws; <see cref="Error"/> says why.</summary>

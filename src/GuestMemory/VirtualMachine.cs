@@ -8,7 +8,7 @@ namespace GuestMemory;
 /// A VM as the host sees it: its guest-physical memory and its accounts in the Gmm. Disposing it
 /// destroys it: its memory goes back to the Gmm and its emptied chunks back to the host.
 /// </summary>
-public sealed class VirtualMachine : IDisposable
+public sealed partial class VirtualMachine : IDisposable
 {
     internal VirtualMachine(GlobalMemoryManager manager, VmOptions options, VmHandle handle, GuestPhysicalMemory memory)
     {

@@ -23,7 +23,7 @@ public sealed class BalloonInflateDeflateTests
         Assert.Equal(384, vm.Accounts.BalloonedPages);
         Assert.Equal(384, vm.Memory.GetStatistics().BalloonedPages);
         Assert.Equal(384, host.Manager.Statistics.BalloonedPages);
-        Assert.All(new long[] { 0, 255, 600, 727 }, f => Assert.Equal(GuestPageState.Ballooned, State(vm, f)));
+        Assert.All(new long[] { 0, 255, 600, 727 }, f => Assert.Equal(GuestPageState.Ballooned, PageState(vm, f)));
         Assert.True(Holds(vm, 256, 256, seed: 7), "pages left out of the balloon keep their content");
         var page = new byte[Paging.PageSize];
         vm.Memory.Read(Address(3), page);
@@ -61,8 +61,8 @@ public sealed class BalloonInflateDeflateTests
 
         Assert.Equal(100, vm.Accounts.BalloonedPages);
         Assert.Equal(privateBallooned, vm.Accounts.PrivatePages);
-        Assert.Equal(GuestPageState.Zero, State(vm, 0));
-        Assert.Equal(GuestPageState.Ballooned, State(vm, 250));
+        Assert.Equal(GuestPageState.Zero, PageState(vm, 0));
+        Assert.Equal(GuestPageState.Ballooned, PageState(vm, 250));
         Assert.True(IsZero(vm, 0, 200), "deflated pages read zero");
         Fill(vm, 0, 10, seed: 9);
         Assert.True(Holds(vm, 0, 10, seed: 9));
@@ -135,7 +135,7 @@ public sealed class BalloonInflateDeflateTests
         Assert.Equal(0, accounts.ActuallyBalloonedPages);
         Assert.Equal(0, vm.Memory.GetStatistics().BalloonedPages);
         Assert.Equal(0, host.Manager.Statistics.BalloonedPages);
-        Assert.Equal(GuestPageState.Zero, State(vm, 0));
+        Assert.Equal(GuestPageState.Zero, PageState(vm, 0));
         host.Manager.Verify();
     }
 

@@ -24,7 +24,7 @@ public sealed class GlobalLimitWriteTests
 
         Assert.Equal(GmmError.HitGlobalLimit, refused.Error);
         Assert.True(written > 0 && 1500 + written <= HostPages);
-        Assert.Equal(GuestPageState.Zero, State(b, written));
+        Assert.Equal(GuestPageState.Zero, PageState(b, written));
         Assert.True(IsZero(b, written, 1), "the refused page reads zero");
         Assert.True(Holds(b, 0, written, seed: 2));
         Assert.True(Holds(a, 0, 1500, seed: 1));

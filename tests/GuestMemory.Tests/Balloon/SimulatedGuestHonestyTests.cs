@@ -27,7 +27,7 @@ public sealed class SimulatedGuestHonestyTests
         Assert.Equal(500, vm.Accounts.RequestedBalloonPages);
         Assert.Equal(124, vm.Accounts.ActuallyBalloonedPages);
         Assert.False(vm.Balloon.IsSettled);
-        Assert.All(guest.UsedFrames(), f => Assert.NotEqual(GuestPageState.Ballooned, State(vm, f)));
+        Assert.All(guest.UsedFrames(), f => Assert.NotEqual(GuestPageState.Ballooned, PageState(vm, f)));
         Assert.Empty(guest.VerifyContent());
         host.Manager.Verify();
     }

@@ -8,6 +8,7 @@ namespace GuestMemory.Tests.Phys;
 /// A host page is reused only after every thread that may still hold a pointer to it has moved on: pages
 /// retired from entries wait in <see cref="DeferredFrees"/> until every access section that began before ended.
 /// </summary>
+[Collection(GuestMemory.Tests.Support.AccessEpochCollection.Name)]
 public sealed class EpochReclamationTests
 {
     private const ulong Page = TestVms.PageSize;

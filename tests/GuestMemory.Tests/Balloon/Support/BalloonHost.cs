@@ -79,7 +79,7 @@ internal sealed class BalloonHost : IDisposable
     public static ulong[] Addresses(long first, long count) =>
         Enumerable.Range(0, (int)count).Select(i => Address(first + i)).ToArray();
 
-    public static GuestPageState State(VirtualMachine vm, long frame) => vm.Memory.GetPage(Address(frame)).State;
+    public static GuestPageState PageState(VirtualMachine vm, long frame) => vm.Memory.GetPage(Address(frame)).State;
 
     public void Dispose() => Manager.Dispose();
 }

@@ -1,0 +1,70 @@
+using GuestMemory.Gmm;
+
+namespace GuestMemory.Phys;
+
+/// <summary>
+/// The primitives the saved-state layer (GuestMemory.State) needs from guest-physical memory: a
+/// snapshot of the ranges, the claim on the dirty flag, the VM's base reservation, and the one-step
+/// commit of a restored image.
+/// </summary>
+public sealed unsafe partial class GuestPhysicalMemory
+{
+    /// <summary>1 while a live save (or a migration) owns the entries' DIRTY flags.</summary>
+    private int _dirtyTrackingClaimed;
+
+    /// <summary>The current range array (never changed in place: registration swaps in a new one).</summary>
+    /// <exception cref="GmmException"><see cref="GmmError.VmDestroyed"/>.</exception>
+    internal MemoryRange[] RangeSnapshot()
+    {
+        ThrowIfDestroyed();
+        return Volatile.Read(ref _ranges);
+    }
+
+    /// <summary>
+    /// Claims the DIRTY flags of the entries for one tracker (a live save or a migration): the tracker
+    /// clears them when it sends a page, so two trackers would hide pages from each other.
+    /// </summary>
+    internal bool TryClaimDirtyTracking() => Interlocked.CompareExchange(ref _dirtyTrackingClaimed, 1, 0) == 0;
+
+    internal void ReleaseDirtyTracking() => Volatile.Write(ref _dirtyTrackingClaimed, 0);
+
+    /// <summary>Raises (or, negative, lowers) the VM's base reservation; false when the Gmm declines.</summary>
+    internal bool ChangeBaseReservation(long pages) => GrowReservation(pages);
+
+    /// <summary>
+    /// Replaces every RAM and ROM entry with its staged entry in one step under the VM lock, then gives
+    /// the host pages the old entries used back once readers have moved on (seed: freeing at restore).
+    /// <paramref name="beforePublish"/> runs under the lock first, with the change in ballooned pages; it
+    /// does the fallible Gmm accounting, so if it throws no entry has changed.
+    /// </summary>
+    /// <param name="ranges">The range array the image was staged against; any registration since is a layout change.</param>
+    /// <param name="staged">One array per range in <paramref name="ranges"/> (empty for MMIO), in <see cref="GuestPage"/> format.</param>
+    /// <param name="ballooned">Ballooned pages in the staged image.</param>
+    /// <param name="beforePublish">Called with (staged ballooned - current ballooned) pages.</param>
+    /// <exception cref="GmmException"><see cref="GmmError.VmDestroyed"/>, <see cref="GmmError.StateLayoutMismatch"/>,
+    /// <see cref="GmmError.PageLocked"/> while a page is mapped, or what <paramref name="beforePublish"/> throws: nothing changed.</exception>
+    internal void CommitRestore(MemoryRange[] ranges, ulong[][] staged, long ballooned, Action<long> beforePublish)
+    {
+        using (_lock.Enter())
+        {
+            ThrowIfDestroyed();
+            if (!ReferenceEquals(_ranges, ranges))
+                throw new GmmException(GmmError.StateLayoutMismatch, "ranges were registered while the saved state was being read");
+            ThrowIfAnyMapped();
+            beforePublish(ballooned - _stateCounts[(int)GuestPageState.Ballooned]);
+            for (int r = 0; r < ranges.Length; r++)
+            {
+                ulong[] entries = ranges[r].Entries;
+                for (int i = 0; i < entries.Length; i++)
+                {
+                    ulong old = entries[i];
+                    // Every page was rewritten: dirty for a live save or migration that tracks this VM.
+                    Publish(ref entries[i], old, staged[r][i] | GuestPage.DirtyFlag);
+                    if (GuestPage.HasHostPage(old)) Retire(GuestPage.Page(old), GuestPage.State(old));
+                }
+            }
+            FlushRetired(); // the old pages stop backing their frames in the Gmm, then wait for readers
+        }
+        GiveBackNow();
+    }
+}

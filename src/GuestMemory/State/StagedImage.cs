@@ -1,0 +1,226 @@
+using GuestMemory.Fusion;
+using GuestMemory.Gmm;
+using GuestMemory.Phys;
+
+namespace GuestMemory.State;
+
+/// <summary>
+/// The image a restore builds beside the VM's own: one staged entry per RAM and ROM page, in the packed
+/// <see cref="GuestPage"/> format, pointing at pages of the <see cref="StagingPool"/> or at shared pages
+/// the host already had. Nothing here is visible to the guest until <see cref="Commit"/> swaps all the
+/// entries in one step under the VM lock; until then any error frees what was staged
+/// (<see cref="Discard"/>) and the VM is as it was.
+/// </summary>
+/// <remarks>
+/// <para>Records address pages by a cursor that walks the layout's RAM and ROM pages in address order;
+/// each pass covers every page once (the first pass with data, later ones with SKIP runs for pages
+/// unchanged since). A later record for a page replaces the earlier one: a private page is reused in
+/// place, a shared reference is dropped.</para>
+/// <para>Staged pages belong to this restore alone (no entry names them yet), so they are filled and
+/// freed directly, without access sections or deferred frees. Owned by one restore; not thread-safe.</para>
+/// </remarks>
+internal sealed class StagedImage
+{
+    private readonly VirtualMachine _vm;
+    private readonly PageManager _gmm;
+    private readonly ReservationLease _lease;
+    private readonly MemoryRange[] _ranges;
+    private readonly ulong[][] _entries;
+    private readonly PageCursor _cursor;
+    private readonly StagingPool _pool;
+    private readonly StagedContents _contents;
+    private bool _committed;
+
+    public StagedImage(VirtualMachine vm, MemoryRange[] ranges, ReservationLease lease)
+    {
+        _vm = vm;
+        _gmm = vm.Manager.Pages;
+        _lease = lease;
+        _ranges = ranges;
+        _entries = ranges.Select(r => new ulong[r.Entries.Length]).ToArray();
+        _cursor = new PageCursor(ranges, _entries);
+        // At most one staged page per guest page is in use at a time, and the pool grows only when none is free.
+        _pool = new StagingPool(vm, lease, limit: _cursor.Pages + StagingPool.GrowthBatch);
+        _contents = new StagedContents(vm);
+    }
+
+    public StagingPool Pool => _pool;
+
+    /// <summary>Applies one record to the staged image.</summary>
+    /// <exception cref="GmmException"><see cref="GmmError.StateCorrupt"/> or <see cref="GmmError.StateTooLarge"/> when the
+    /// record does not fit the layout, the pass or the contents; the Gmm's errors when a page cannot be had.</exception>
+    public void Apply(in StateRecord record)
+    {
+        switch (record.Type)
+        {
+            case RecordType.Zero or RecordType.Ballooned:
+                _cursor.CheckRun(record);
+                var state = record.Type == RecordType.Zero ? GuestPageState.Zero : GuestPageState.Ballooned;
+                for (uint n = 0; n < record.Value; n++)
+                {
+                    ref ulong slot = ref _cursor.Next(record.Type, GuestPageType.Ram, out _);
+                    Release(ref slot);
+                    slot = GuestPage.Make(GuestPageType.Ram, state, PageId.Nil);
+                }
+                break;
+            case RecordType.Skip:
+                _cursor.Skip(record);
+                break;
+            case RecordType.Raw or RecordType.Rom:
+            {
+                ref ulong slot = ref _cursor.Next(record.Type, record.Type == RecordType.Raw ? GuestPageType.Ram : GuestPageType.Rom, out MemoryRange range);
+                Fill(ref slot, range.Type, record.Page);
+                break;
+            }
+            case RecordType.Shared:
+                ApplyShared(record);
+                break;
+            case RecordType.SharedRef:
+                ApplySharedRef(record.Value);
+                break;
+            case RecordType.Pass:
+                _cursor.BeginPass(record.Value);
+                _contents.BeginPass();
+                break;
+        }
+    }
+
+    /// <summary>Checks END against the staged image: every page covered, and the declared figures.</summary>
+    public void CheckEnd(StateEnd end)
+    {
+        _cursor.CheckComplete();
+        ImageFigures f = Figures();
+        if (end.Passes != _cursor.Pass || end.SharedContents != _contents.Count || end.NonZeroPages != f.Private + f.Shared || end.BalloonedPages != f.Ballooned)
+            throw StateErrors.Corrupt($"END declares {end.Passes} passes, {end.SharedContents} contents, {end.NonZeroPages} non-zero and {end.BalloonedPages} ballooned pages; " +
+                                      $"the records hold {_cursor.Pass}, {_contents.Count}, {f.Private + f.Shared} and {f.Ballooned}");
+    }
+
+    /// <summary>
+    /// Frees what the image does not use, tells the Gmm which guest frame each staged page backs, settles
+    /// the balloon count and swaps every entry in, under the VM lock. If this throws, nothing changed.
+    /// </summary>
+    public void Commit()
+    {
+        _pool.FreeUnused();
+        _contents.Release();
+        PageDescriptor[] frames = StagedFrames();
+        _vm.Memory.CommitRestore(_ranges, _entries, Figures().Ballooned, balloonDelta => SettleAccounts(frames, balloonDelta));
+        _committed = true;
+    }
+
+    /// <summary>
+    /// Under the VM lock, before any entry changes: tells the Gmm the guest frame of each staged page (the
+    /// handy-page call with no new pages is the Gmm's "these pages now back these frames"), and moves the
+    /// VM's balloon count to the image's, raising the reservation first if the balloon needs room.
+    /// </summary>
+    private void SettleAccounts(PageDescriptor[] frames, long balloonDelta)
+    {
+        for (int done = 0; done < frames.Length; done += 4096)
+            _gmm.AllocateHandyPages(_vm.Handle, frames.AsSpan(done, Math.Min(4096, frames.Length - done)), Span<PageDescriptor>.Empty);
+        if (balloonDelta > 0)
+        {
+            _lease.EnsureHeadroom(balloonDelta);
+            _gmm.BalloonedPagesFreedLater(_vm.Handle, balloonDelta, 0, completed: false);
+        }
+        else if (balloonDelta < 0)
+        {
+            _gmm.DeflatedBalloon(_vm.Handle, -balloonDelta);
+        }
+    }
+
+    /// <summary>After a failure: frees every staged page and drops every reference taken. The VM never saw any of them.</summary>
+    public void Discard()
+    {
+        if (_committed) return;
+        try
+        {
+            var held = new List<PageId>();
+            foreach (ulong[] entries in _entries)
+                foreach (ulong e in entries)
+                    if (GuestPage.HasHostPage(e)) held.Add(GuestPage.Page(e));
+            _gmm.FreePages(_vm.Handle, GmmAccount.Base, held.ToArray());
+            _pool.FreeUnused();
+            _contents.Release();
+        }
+        catch (GmmException e) when (e.Error == GmmError.VmNotFound)
+        {
+            // The VM was destroyed meanwhile: the Gmm freed all its pages and references with it.
+        }
+    }
+
+    public RestoreSummary Summary(long bytes)
+    {
+        ImageFigures f = Figures();
+        return new RestoreSummary
+        {
+            Bytes = bytes, Passes = (int)_cursor.Pass, PagesAllocatedUpFront = _pool.AllocatedUpFront, PagesAllocatedLater = _pool.AllocatedLater,
+            PrivatePages = f.Private, SharedPages = f.Shared, SharedContentsFound = _contents.FoundOnHost, ZeroPages = f.Zero, BalloonedPages = f.Ballooned,
+        };
+    }
+
+    private void ApplyShared(in StateRecord record)
+    {
+        ref ulong slot = ref _cursor.Next(record.Type, GuestPageType.Ram, out _);
+        if (record.Value != _contents.Count) throw StateErrors.Corrupt($"shared content {record.Value} where content {_contents.Count} comes next");
+        if (PageHash.Compute(record.Page) != record.Hash) throw StateErrors.Corrupt($"shared content {record.Value} does not match its hash");
+        PageId shared = _contents.Define(record.Hash, record.Page);
+        if (!shared.IsNil)
+        {
+            Reference(ref slot, shared);
+            return;
+        }
+        PageId page = Fill(ref slot, GuestPageType.Ram, record.Page);
+        _contents.SetSource((int)record.Value, page);
+    }
+
+    private void ApplySharedRef(uint index)
+    {
+        ref ulong slot = ref _cursor.Next(RecordType.SharedRef, GuestPageType.Ram, out _);
+        if (!_contents.IsReferable(index)) throw StateErrors.Corrupt($"a reference to shared content {index}, not one defined in pass {_cursor.Pass}");
+        PageId shared = _contents.HostShared((int)index);
+        if (!shared.IsNil) Reference(ref slot, shared);
+        else Fill(ref slot, GuestPageType.Ram, _gmm.Host.PageSpan(_contents.Source((int)index)));
+    }
+
+    /// <summary>Copies a page into the slot's own private page (reused in place when it has one), or a page from the pool.</summary>
+    private PageId Fill(ref ulong slot, GuestPageType type, ReadOnlySpan<byte> content)
+    {
+        PageId page = GuestPage.Page(slot);
+        if (GuestPage.State(slot) != GuestPageState.Allocated)
+        {
+            Release(ref slot);
+            page = _pool.Take();
+        }
+        content.CopyTo(_gmm.Host.PageSpan(page));
+        slot = GuestPage.Make(type, GuestPageState.Allocated, page);
+        return page;
+    }
+
+    private void Reference(ref ulong slot, PageId shared)
+    {
+        _gmm.AddSharedReference(_vm.Handle, shared);
+        Release(ref slot);
+        slot = GuestPage.Make(GuestPageType.Ram, GuestPageState.Shared, shared);
+    }
+
+    /// <summary>Lets go of what the slot holds: its private page back to the pool, its shared reference dropped.</summary>
+    private void Release(ref ulong slot)
+    {
+        ulong e = slot;
+        slot = 0;
+        if (GuestPage.State(e) == GuestPageState.Allocated) _pool.Return(GuestPage.Page(e));
+        else if (GuestPage.State(e) == GuestPageState.Shared) _gmm.FreePages(_vm.Handle, GmmAccount.Base, [GuestPage.Page(e)]);
+    }
+
+    private PageDescriptor[] StagedFrames()
+    {
+        var frames = new List<PageDescriptor>();
+        for (int r = 0; r < _ranges.Length; r++)
+            for (int i = 0; i < _entries[r].Length; i++)
+                if (GuestPage.State(_entries[r][i]) == GuestPageState.Allocated)
+                    frames.Add(new PageDescriptor { Page = GuestPage.Page(_entries[r][i]), GuestFrame = (_ranges[r].Start >> Paging.PageShift) + (ulong)i });
+        return frames.ToArray();
+    }
+
+    private ImageFigures Figures() => ImageFigures.Of(_entries);
+}
