@@ -40,13 +40,14 @@ public static unsafe class AccessBench
         double read4k = Median(repetitions, () => Gbps(() => ReadPages(memory, buffer)));
         double memcpy4k = Median(repetitions, () => Gbps(() => CopyPagesNative(native.Address, fill)));
         double memcpy4kRead = Median(repetitions, () => Gbps(() => CopyPagesFromNative(native.Address, buffer)));
-        double read8 = Median(repetitions, () => NsPerRead(() => ReadRandom(memory, addresses)));
+        double read8 = Median(repetitions, () => NsPerRead(() => ReadRandomAccessor(memory, addresses)));
+        double read8Plain = Median(repetitions, () => NsPerRead(() => ReadRandom(memory, addresses)));
         double read8Span = Median(repetitions, () => NsPerRead(() => ReadRandomSpan(memory, addresses)));
         double raw8 = Median(repetitions, () => NsPerRead(() => ReadRandomNative(native.Address, addresses)));
         double firstWrite = Median(repetitions, () => FirstWrites(gmm));
         double kernelFault = Median(repetitions, KernelFaults);
 
-        return new AccessFigures(write4k, read4k, memcpy4k, memcpy4kRead, read8, read8Span, raw8, firstWrite, kernelFault,
+        return new AccessFigures(write4k, read4k, memcpy4k, memcpy4kRead, read8, read8Plain, read8Span, raw8, firstWrite, kernelFault,
             PgmBytesPerGuestPage(gmm), sizeof(ulong), repetitions, gmm.Pages.Host.HugePages);
     }
 
@@ -116,6 +117,15 @@ public static unsafe class AccessBench
     {
         ulong sum = 0;
         foreach (ulong address in addresses) sum += memory.ReadUInt64(address);
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ulong ReadRandomAccessor(GuestPhysicalMemory memory, ulong[] addresses)
+    {
+        ulong sum = 0;
+        using GuestMemoryAccessor cpu = memory.OpenAccessor();
+        foreach (ulong address in addresses) sum += cpu.ReadUInt64(address);
         return sum;
     }
 

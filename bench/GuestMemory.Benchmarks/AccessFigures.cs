@@ -8,7 +8,8 @@ namespace GuestMemory.Benchmarks;
 /// <param name="Read4kGbps">4 KiB page-aligned <c>Read</c> from allocated guest pages, GB/s.</param>
 /// <param name="Memcpy4kGbps">The same 4 KiB copies into a plain native buffer (the write direction), GB/s.</param>
 /// <param name="Memcpy4kReadGbps">4 KiB copies out of the plain native buffer (the read direction), GB/s.</param>
-/// <param name="Read8RandomNs">Random 8-byte <c>ReadUInt64</c> over 64 MiB of allocated guest RAM, ns per read.</param>
+/// <param name="Read8RandomNs">Random 8-byte reads over 64 MiB of allocated guest RAM through a vCPU's <c>GuestMemoryAccessor.ReadUInt64</c>, ns per read.</param>
+/// <param name="Read8PlainRandomNs">The same reads through <c>GuestPhysicalMemory.ReadUInt64</c> (no accessor: the thread's epoch slot is looked up per read), ns per read.</param>
 /// <param name="Read8SpanRandomNs">The same reads through <c>Read(address, 8-byte span)</c>, ns per read.</param>
 /// <param name="RawRead8RandomNs">The same addresses read from a plain 64 MiB native buffer, ns per read.</param>
 /// <param name="FirstWriteNsPerPage">First write to each zero page of a fresh VM (handy pages, chunk commit included), ns per page.</param>
@@ -23,6 +24,7 @@ public sealed record AccessFigures(
     double Memcpy4kGbps,
     double Memcpy4kReadGbps,
     double Read8RandomNs,
+    double Read8PlainRandomNs,
     double Read8SpanRandomNs,
     double RawRead8RandomNs,
     double FirstWriteNsPerPage,

@@ -64,6 +64,17 @@ public static class AccessEpoch
     }
 
     /// <summary>
+    /// Opens a section on a slot that cannot be inside one already (a rented slot used by one call at a
+    /// time): no nesting bookkeeping, one load and one store. Close it with <see cref="ExitOwned"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void EnterOwned(Slot slot) => Volatile.Write(ref slot.Active, Volatile.Read(ref s_current));
+
+    /// <summary>Closes a section opened with <see cref="EnterOwned"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExitOwned(Slot slot) => Volatile.Write(ref slot.Active, 0);
+
+    /// <summary>
     /// A slot of one's own, for a context that is used by one thread at a time (a vCPU accessor).
     /// Give it back with <see cref="ReturnSlot"/> outside any section.
     /// </summary>
