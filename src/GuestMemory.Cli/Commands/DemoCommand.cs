@@ -1,69 +1,66 @@
 using System.CommandLine;
-using GuestMemory.Gmm;
-using GuestMemory.Host;
+using GuestMemory.Cli.Demo;
 using Spectre.Console;
 
 namespace GuestMemory.Cli.Commands;
 
-/// <summary><c>gmm demo</c>: a small over-commit scenario on real host memory, with a summary.</summary>
+/// <summary><c>gmm demo</c>: the over-commit scenario on real host memory, a live view, a summary and an HTML report.</summary>
 internal static class DemoCommand
 {
     public static Command Create()
     {
-        var vms = new Option<int>("--vms") { Description = "Number of VMs", DefaultValueFactory = _ => 3 };
-        var ram = new Option<int>("--ram-mib") { Description = "Guest RAM per VM, MiB", DefaultValueFactory = _ => 64 };
-        var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
-        vms.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 64) r.AddError("--vms must be 1..64"); });
-        ram.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 4 or > 4096) r.AddError("--ram-mib must be 4..4096"); });
-        var demo = new Command("demo", "Run a small over-commit scenario on real host memory and print what it saved") { vms, ram, seed };
-        demo.SetAction(p => Run(p.GetValue(vms), p.GetValue(ram), p.GetValue(seed)));
+        var vms = new Option<int>("--vms") { Description = "Number of VMs", DefaultValueFactory = _ => 4 };
+        var ram = new Option<int>("--ram-mib") { Description = "Guest RAM per VM, MiB", DefaultValueFactory = _ => 128 };
+        var image = new Option<int>("--image-mib") { Description = "OS image per VM (this machine's runtime files), MiB", DefaultValueFactory = _ => 24 };
+        var seconds = new Option<double>("--duration") { Description = "How long the guests run, seconds", DefaultValueFactory = _ => 12 };
+        var seed = new Option<int>("--seed") { Description = "Random seed of the guest workloads", DefaultValueFactory = _ => 1 };
+        var report = new Option<string>("--report") { Description = "Where to write the HTML report", DefaultValueFactory = _ => "gmm-report.html" };
+        var plain = new Option<bool>("--no-live") { Description = "Print a line per second instead of a live table" };
+        vms.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 32) r.AddError("--vms must be 1..32"); });
+        ram.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 16 or > 8192) r.AddError("--ram-mib must be 16..8192"); });
+        image.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 1024) r.AddError("--image-mib must be 1..1024"); });
+        seconds.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 2 or > 3600) r.AddError("--duration must be 2..3600 seconds"); });
+        var demo = new Command("demo", "Over-commit several VMs on real host memory: page fusion, zero pages, ballooning under a budget, a VM shutdown and compaction; writes an HTML report")
+        {
+            vms, ram, image, seconds, seed, report, plain,
+        };
+        demo.SetAction((p, cancel) =>
+        {
+            var settings = new DemoSettings(p.GetValue(vms), p.GetValue(ram), p.GetValue(image), p.GetValue(seconds), p.GetValue(seed),
+                p.GetValue(report)!, !p.GetValue(plain) && AnsiConsole.Profile.Capabilities.Interactive);
+            return Task.FromResult(Run(settings, cancel));
+        });
         return demo;
     }
 
-    private static int Run(int vmCount, int ramMib, int seed)
+    private static int Run(DemoSettings settings, CancellationToken cancel)
     {
-        long pagesPerVm = (long)ramMib << 20 >> Paging.PageShift;
-        long hostLimit = Math.Max(vmCount * (long)ramMib << 20, 64L << 20);
-        long rssStart = HostRss.ReadBytes();
-        using var gmm = new PageManager(new GmmOptions { HostMemoryLimit = hostLimit, OvercommitRatio = 2 });
-        var random = new Random(seed);
-        var handles = new List<VmHandle>();
-        var pages = new List<PageDescriptor[]>();
-        for (int i = 0; i < vmCount; i++)
+        OsImage image = OsImage.Load(settings.ImageBytes);
+        AnsiConsole.MarkupLineInterpolated($"[bold]GuestMemory demo[/]: {settings.Vms} VMs promised {settings.PromisedBytes >> 20} MiB; the host budget is {settings.HostBudgetBytes >> 20} MiB. OS image: {image.Files} runtime files ({image.Bytes.Length >> 20} MiB) in every VM.");
+        using var run = new DemoRun(settings, image);
+        if (settings.Live)
         {
-            VmHandle vm = gmm.RegisterVm($"vm-{i}", new AccountPages(pagesPerVm, 0, 0));
-            // Each guest touches a random 50-90% of its RAM.
-            var mine = new PageDescriptor[(int)(pagesPerVm * random.Next(50, 90) / 100)];
-            for (int p = 0; p < mine.Length; p++) mine[p].GuestFrame = (ulong)p;
-            gmm.AllocatePages(vm, GmmAccount.Base, mine, zero: true);
-            foreach (PageDescriptor d in mine) gmm.Host.PageSpan(d.Page)[0] = (byte)(i + 1);
-            handles.Add(vm);
-            pages.Add(mine);
+            AnsiConsole.Live(new Table()).AutoClear(false).Start(context =>
+                run.Run(sample => { context.UpdateTarget(DemoView.Build(run, sample)); context.Refresh(); }, cancel));
         }
-        long rssFull = HostRss.ReadBytes();
-        // Half of the first VM's pages are identical OS image pages: share them.
-        PageId shared = gmm.AllocateSharedPage(handles[0], checksum: 0);
-        gmm.Host.PageSpan(shared).Fill(0xAB);
-        var duplicates = pages[0].Take(pages[0].Length / 2).Select(d => d.Page).ToArray();
-        for (int i = 1; i < duplicates.Length; i++) gmm.AddSharedReference(handles[0], shared);
-        gmm.FreePages(handles[0], GmmAccount.Base, duplicates);
-        // The last VM shuts down: its chunks go back to the host.
-        gmm.DestroyVm(handles[^1]);
-        long rssEnd = HostRss.ReadBytes();
-        gmm.Verify();
-
-        GmmStatistics s = gmm.GetStatistics();
-        var table = new Table().Title("GuestMemory demo (Gmm layer)").AddColumns("figure", "value");
-        table.AddRow("VMs started / running", $"{vmCount} / {s.Vms}");
-        table.AddRow("guest RAM promised", Mib(vmCount * pagesPerVm));
-        table.AddRow("host pages in use", $"{Mib(s.AllocatedPages)} ({s.PrivatePages} private, {s.SharedPages} shared)");
-        table.AddRow("guest pages that cost no host page (sharing)", $"{s.DuplicatePages:N0}");
-        table.AddRow("chunks committed / given back", $"{s.Chunks} / {s.FreedChunks}");
-        table.AddRow("process RSS: start -> all touched -> end", $"{rssStart >> 20} -> {rssFull >> 20} -> {rssEnd >> 20} MiB");
-        table.AddRow("consistency check", "[green]clean[/]");
+        else
+        {
+            double nextLine = 0;
+            run.Run(sample =>
+            {
+                if (sample.Seconds < nextLine) return;
+                AnsiConsole.WriteLine(DemoView.Line(sample));
+                nextLine = sample.Seconds + 1;
+            }, cancel);
+        }
+        IReadOnlyList<string> problems = run.Manager.FindInconsistencies();
+        var summary = DemoSummary.From(run, settings, problems.Count == 0);
+        var table = new Table().Title("[bold]Summary[/]").AddColumns("figure", "value");
+        foreach ((string figure, string value) in summary.Rows()) table.AddRow(Markup.Escape(figure), Markup.Escape(value));
         AnsiConsole.Write(table);
-        return 0;
+        DemoReport.Write(settings.ReportPath, run, settings, summary);
+        AnsiConsole.MarkupLineInterpolated($"Report written to [link]{Path.GetFullPath(settings.ReportPath)}[/]");
+        foreach (string problem in problems.Take(10)) AnsiConsole.MarkupLineInterpolated($"[red]{problem}[/]");
+        return problems.Count == 0 && summary.ContentErrors == 0 ? 0 : 1;
     }
-
-    private static string Mib(long pages) => $"{pages * Paging.PageSize >> 20:N0} MiB";
 }

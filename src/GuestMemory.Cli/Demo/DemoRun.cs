@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using GuestMemory.Balloon;
+using GuestMemory.Compaction;
+using GuestMemory.Fusion;
+using GuestMemory.Gmm;
+using GuestMemory.Host;
+
+namespace GuestMemory.Cli.Demo;
+
+/// <summary>
+/// The demo scenario: several VMs promised more memory than the host budget, each holding the same OS
+/// image (real runtime files), its own data written by a guest workload that comes and goes, and zero
+/// pages. Page fusion, ballooning under the budget, a VM shutdown and compaction all run on real memory
+/// while samples are taken for the live view and the report.
+/// </summary>
+internal sealed class DemoRun : IDisposable
+{
+    /// <summary>Guest-physical address of the OS image range, above the VM's RAM.</summary>
+    public const ulong ImageAddress = 1UL << 32;
+
+    private readonly DemoSettings _settings;
+    private readonly List<SimulatedGuest> _guests = [];
+    private readonly Stopwatch _clock = new();
+
+    public DemoRun(DemoSettings settings, OsImage image)
+    {
+        _settings = settings;
+        Image = image;
+        BaselineRss = HostRss.ReadBytes();
+        Manager = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = settings.HostBudgetBytes, OvercommitRatio = 4 });
+        for (int i = 0; i < settings.Vms; i++) AddVm(i);
+        Controller = new BalloonController(Manager, new BalloonControllerOptions { HostBudgetBytes = BaselineRss + settings.RssBudgetAboveBaseline });
+    }
+
+    public GlobalMemoryManager Manager { get; }
+    public BalloonController Controller { get; }
+    public OsImage Image { get; }
+    public long BaselineRss { get; }
+    public List<DemoSample> Samples { get; } = [];
+    public IReadOnlyList<ChunkPicture>? ChunksBeforeShutdown { get; private set; }
+    public IReadOnlyList<ChunkPicture>? ChunksAfterShutdown { get; private set; }
+    public CompactionResult? Compaction { get; private set; }
+    /// <summary>Chunks the shutdown and the compaction after it gave back to the host.</summary>
+    public int ChunksReturnedAtShutdown { get; private set; }
+    public string? ShutDownVm { get; private set; }
+    public IReadOnlyDictionary<VmHandle, string> VmNames { get; private set; } = new Dictionary<VmHandle, string>();
+    public IReadOnlyList<SimulatedGuest> Guests => _guests;
+    public double Elapsed => _clock.Elapsed.TotalSeconds;
+
+    /// <summary>Runs the scenario, calling <paramref name="onSample"/> about four times a second.</summary>
+    public void Run(Action<DemoSample> onSample, CancellationToken cancel)
+    {
+        VmNames = Manager.Vms.ToDictionary(v => v.Handle, v => v.Name);
+        _clock.Start();
+        Manager.Fusion.Start(new FusionOptions { CpuFraction = 0.5, PassInterval = TimeSpan.FromMilliseconds(200), IdlePriority = false });
+        Controller.Start();
+        foreach (SimulatedGuest guest in _guests) guest.Start();
+        bool shutDown = false;
+        while (Elapsed < _settings.Seconds && !cancel.IsCancellationRequested)
+        {
+            if (!shutDown && Elapsed >= _settings.Seconds * DemoSettings.ShutdownAt && _guests.Count > 1)
+            {
+                ShutDownOneVm();
+                shutDown = true;
+            }
+            DemoSample sample = Sample();
+            onSample(sample);
+            cancel.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(250));
+        }
+        foreach (SimulatedGuest guest in _guests) guest.Stop();
+        Controller.Stop();
+        Manager.Fusion.Stop();
+        onSample(Sample());
+    }
+
+    private DemoSample Sample()
+    {
+        DemoSample sample = DemoSample.Take(Elapsed, Manager, _settings.PromisedBytes, BaselineRss + _settings.RssBudgetAboveBaseline);
+        Samples.Add(sample);
+        return sample;
+    }
+
+    /// <summary>The last VM's guest stops and the VM is destroyed; compaction then gives its chunks back.</summary>
+    private void ShutDownOneVm()
+    {
+        ChunksBeforeShutdown = Manager.Pages.GetChunkMap();
+        long freedBefore = Manager.Statistics.FreedChunks;
+        SimulatedGuest guest = _guests[^1];
+        _guests.RemoveAt(_guests.Count - 1);
+        guest.Stop();
+        guest.Dispose();
+        ShutDownVm = guest.Vm.Name;
+        Manager.CompactOnVmShutdown = false; // compact explicitly, so the run's figures can be reported
+        guest.Vm.Dispose();
+        Compaction = Manager.Compactor.Run();
+        ChunksAfterShutdown = Manager.Pages.GetChunkMap();
+        ChunksReturnedAtShutdown = (int)(Manager.Statistics.FreedChunks - freedBefore);
+    }
+
+    private void AddVm(int index)
+    {
+        var priority = index == 0 ? VmPriority.High : index == _settings.Vms - 1 && _settings.Vms > 2 ? VmPriority.Low : VmPriority.Normal;
+        VirtualMachine vm = Manager.CreateVm(new VmOptions
+        {
+            Name = $"vm-{index + 1}",
+            RamSize = _settings.RamBytes,
+            Priority = priority,
+            MinimumRam = _settings.RamBytes / 4,
+        });
+        vm.Memory.RegisterRam(ImageAddress, (ulong)Image.Bytes.Length, "os-image");
+        long ramPages = _settings.RamBytes >> Paging.PageShift;
+        var workload = new ComeAndGoWorkload(_settings.Seed * 100 + index, ramPages / 8, ramPages * 3 / 4, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3));
+        _guests.Add(new SimulatedGuest(vm, new SimulatedGuestOptions { Seed = _settings.Seed * 100 + index, Workload = workload.PagesAt }));
+        vm.Memory.Write(ImageAddress, Image.Bytes); // after the guest booted: its power-on reset clears all RAM
+    }
+
+    public void Dispose()
+    {
+        foreach (SimulatedGuest guest in _guests) guest.Dispose();
+        Controller.Dispose();
+        Manager.Dispose();
+    }
+}
