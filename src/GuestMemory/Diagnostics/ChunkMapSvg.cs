@@ -27,7 +27,7 @@ public static class ChunkMapSvg
         int width = Math.Max(TilesPerRow * (tileWidth + Gap) + Gap, 520);
         int height = 30 + rows * (tileHeight + Gap) + Gap + LegendHeight;
         var svg = new StringBuilder();
-        svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">");
+        svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">");
         svg.Append(CultureInfo.InvariantCulture, $"<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/><text x=\"{Gap}\" y=\"18\" font-size=\"14\" font-weight=\"bold\">{Escape(title)}</text>");
         for (int t = 0; t < chunks.Count; t++)
         {

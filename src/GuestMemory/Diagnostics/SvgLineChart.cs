@@ -19,14 +19,14 @@ public static class SvgLineChart
     public static string Render(string title, string xUnit, string yUnit, IReadOnlyList<Series> series)
     {
         var all = series.SelectMany(s => s.Points).ToArray();
-        double xMax = all.Length == 0 ? 1 : Math.Max(all.Max(p => p.X), 1e-9);
+        double xMax = NiceCeiling(all.Length == 0 ? 1 : Math.Max(all.Max(p => p.X), 1e-9));
         double yMax = NiceCeiling(all.Length == 0 ? 1 : Math.Max(all.Max(p => p.Y), 1e-9));
         double plotWidth = Width - Left - Right, plotHeight = Height - Top - Bottom;
         double Px(double x) => Left + x / xMax * plotWidth;
         double Py(double y) => Top + plotHeight - y / yMax * plotHeight;
 
         var svg = new StringBuilder();
-        svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" font-family=\"sans-serif\" font-size=\"12\">");
+        svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" font-family=\"sans-serif\" font-size=\"12\">");
         svg.Append(CultureInfo.InvariantCulture, $"<rect width=\"{Width}\" height=\"{Height}\" fill=\"white\"/><text x=\"{Left}\" y=\"22\" font-size=\"14\" font-weight=\"bold\">{ChunkMapSvg.Escape(title)}</text>");
         for (int i = 0; i <= 4; i++)
         {
