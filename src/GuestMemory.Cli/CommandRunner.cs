@@ -10,9 +10,25 @@ namespace GuestMemory.Cli;
 /// </summary>
 internal static class CommandRunner
 {
+    private static string CommandPath(ParseResult parsed)
+    {
+        var names = new List<string>();
+        for (System.CommandLine.Parsing.SymbolResult? r = parsed.CommandResult; r != null; r = r.Parent)
+            if (r is System.CommandLine.Parsing.CommandResult c) names.Insert(0, c.Command is RootCommand ? "gmm" : c.Command.Name);
+        return string.Join(' ', names);
+    }
+
     public static int Run(RootCommand root, string[] args)
     {
-        ParseResult parsed = root.Parse(args);
+        ParseResult parsed = root.Parse(args.Length == 0 ? ["--help"] : args); // no command at all: show what there is
+        if (parsed.Errors.Count > 0)
+        {
+            // A short message instead of the whole help text: what was wrong and where to look.
+            foreach (System.CommandLine.Parsing.ParseError error in parsed.Errors)
+                AnsiConsole.MarkupLineInterpolated($"[red]gmm: {error.Message}[/]");
+            AnsiConsole.MarkupLineInterpolated($"Run '{CommandPath(parsed)} --help' for usage.");
+            return 1;
+        }
         try
         {
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
