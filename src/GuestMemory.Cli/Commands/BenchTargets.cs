@@ -1,0 +1,57 @@
+using System.Text.Json.Nodes;
+
+namespace GuestMemory.Cli.Commands;
+
+/// <summary>
+/// The figures each benchmark is held to (from the issues), checked against its JSON output: a label for
+/// the report and whether the run met it. A figure a benchmark did not print counts as not met.
+/// </summary>
+internal static class BenchTargets
+{
+    /// <summary>One target: what it says, and how to check it on a benchmark's JSON object.</summary>
+    public sealed record Target(string Text, Func<JsonObject, double?> Measured, Func<double, bool> Met, string Unit);
+
+    public static IReadOnlyList<Target> For(string bench) => bench switch
+    {
+        "alloc" =>
+        [
+            new("allocate + free, batches of 128 <= 20 ns/page", j => N(j, "alloc_free_ns_per_page"), v => v <= 20, "ns"),
+            new("zeroed allocation <= 1.5x Span.Clear", j => N(j, "alloc_zeroed_ns_per_page") / N(j, "span_clear_ns_per_page"), v => v <= 1.5, "x"),
+            new("fresh chunk memory no slower than kernel faults", j => N(j, "new_chunk_ns_per_page") / N(j, "kernel_fault_ns_per_page"), v => v <= 1, "x"),
+            new("Gmm metadata 8 bytes per host page", j => N(j, "gmm_bytes_per_host_page"), v => v <= 8, "B"),
+        ],
+        "access" =>
+        [
+            new("4 KiB Write >= 80% of memcpy", j => N(j, "write4k_gbps") / N(j, "memcpy4k_gbps"), v => v >= 0.8, "x"),
+            new("4 KiB Read >= 80% of memcpy", j => N(j, "read4k_gbps") / N(j, "memcpy4k_gbps"), v => v >= 0.8, "x"),
+            new("random 8-byte reads <= 1.5x raw", j => N(j, "read8_random_ns") / N(j, "raw_read8_random_ns"), v => v <= 1.5, "x"),
+            new("first write no slower than a kernel fault", j => N(j, "first_write_ns_per_page") / N(j, "kernel_fault_ns_per_page"), v => v <= 1, "x"),
+            new("PGM metadata 8 bytes per guest page", j => N(j, "pgm_bytes_per_guest_page"), v => v <= 8, "B"),
+        ],
+        "fusion" =>
+        [
+            new("savings >= 99% of perfect", j => N(j, "savings_pct") / N(j, "perfect_savings_pct"), v => v >= 0.99, "x"),
+            new("scan >= 2.0 GB/s of scanner CPU", j => N(j, "scan_gbps"), v => v >= 2.0, "GB/s"),
+            new("converged within 3 passes", j => N(j, "passes"), v => v <= 3, "passes"),
+            new("RSS falls by >= 90% of the freed memory", j => N(j, "rss_drop_of_freed_pct"), v => v >= 90, "%"),
+        ],
+        "balloon" =>
+        [
+            new("settle p50 <= 100 ms", j => N(j, "settle_ms_p50"), v => v <= 100, "ms"),
+            new("settle p99 <= 500 ms", j => N(j, "settle_ms_p99"), v => v <= 500, "ms"),
+            new("reclaim >= 200 MiB/s", j => N(j, "reclaim_mib_per_s"), v => v >= 200, "MiB/s"),
+            new("peak RSS over budget <= 5%", j => N(j, "peak_rss_over_budget_pct"), v => v <= 5, "%"),
+        ],
+        "state" =>
+        [
+            new("file bytes per guest byte <= 0.55", j => N(j, "file_bytes_per_guest_byte"), v => v <= 0.55, ""),
+            new("save >= 0.5 GB/s", j => N(j, "save_gbps"), v => v >= 0.5, "GB/s"),
+            new("restore >= 0.5 GB/s", j => N(j, "restore_gbps"), v => v >= 0.5, "GB/s"),
+        ],
+        _ => [],
+    };
+
+    /// <summary>A number from the JSON, or NaN when absent (NaN then fails every comparison).</summary>
+    private static double N(JsonObject json, string key) =>
+        json.TryGetPropertyValue(key, out JsonNode? node) && node is JsonValue value && value.TryGetValue(out double d) ? d : double.NaN;
+}
