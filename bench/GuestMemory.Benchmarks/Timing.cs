@@ -1,3 +1,4 @@
+using GuestMemory.Host;
 using System.Diagnostics;
 
 namespace GuestMemory.Benchmarks;
@@ -30,8 +31,8 @@ public sealed class Timing(bool wallClock)
     /// </summary>
     internal double BestNanoseconds(long unitsPerRun, Action run)
     {
-        TimeSpan warmUpStart = ThreadCpuClock.Now();
-        while (ThreadCpuClock.Now() - warmUpStart < WarmUp) run();
+        TimeSpan warmUpStart = ThreadCpuTime.Now();
+        while (ThreadCpuTime.Now() - warmUpStart < WarmUp) run();
         Thread.Sleep(JitSettle);
         run();
         TimeSpan best = TimeSpan.MaxValue;
@@ -48,5 +49,5 @@ public sealed class Timing(bool wallClock)
     }
 
     /// <summary>The chosen clock's reading (for the wall clock: the time since the Stopwatch origin).</summary>
-    private TimeSpan Now() => wallClock ? Stopwatch.GetElapsedTime(0) : ThreadCpuClock.Now();
+    private TimeSpan Now() => wallClock ? Stopwatch.GetElapsedTime(0) : ThreadCpuTime.Now();
 }

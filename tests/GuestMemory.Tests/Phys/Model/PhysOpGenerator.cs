@@ -12,14 +12,7 @@ internal static class PhysOpGenerator
     private static readonly int[] HotPages = [0, 1, 2, 3, 4, 5, 47, 51, 52, 58];
     private static readonly byte[] Patterns = [0x00, 0x11, 0xA5, 0xFF];
 
-    public static List<PhysOp> Generate(Random random, int vmCount, int count)
-    {
-        var ops = new List<PhysOp>(count);
-        for (int i = 0; i < count; i++) ops.Add(Next(random, vmCount));
-        return ops;
-    }
-
-    private static PhysOp Next(Random random, int vmCount)
+    public static PhysOp Next(Random random, int vmCount)
     {
         int vm = random.Next(vmCount);
         int roll = random.Next(1000);
