@@ -119,8 +119,10 @@ public sealed class VmBalloon
         {
             _vm.Manager.Pages.RequestBalloon(_vm.Handle, pages);
             _target = pages;
-            _driver?.SetTarget(pages);
+            // Start the settling clock before the driver hears of the target: a fast guest could otherwise
+            // reach it first, and the clock would never start nor the settling be reported.
             settled = TrackSettling();
+            _driver?.SetTarget(pages);
         }
         RaiseSettled(settled);
     }

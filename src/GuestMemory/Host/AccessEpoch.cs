@@ -115,21 +115,33 @@ public static class AccessEpoch
     {
         long newest = Interlocked.Increment(ref s_current);
         Interlocked.MemoryBarrierProcessWide();
-        long oldest = newest;
+        return OldestAnnounced(newest);
+    }
+
+    /// <summary>Blocks until every section that began at or before <paramref name="tag"/> has ended.</summary>
+    /// <remarks>
+    /// One barrier is enough: after it every older announcement is visible, and sections that begin later
+    /// announce newer epochs. From then on it only watches the old ones end (plain reads; a late view of a
+    /// slot only makes the wait a little longer), so a long wait does not interrupt every CPU again and again.
+    /// </remarks>
+    public static void WaitForReaders(long tag)
+    {
+        if (IsInside) throw new InvalidOperationException("a thread inside an access section cannot wait for readers (it would wait for itself)");
+        long newest = SafeBefore() > tag ? 0 : Volatile.Read(ref s_current);
+        var spin = new SpinWait();
+        while (newest != 0 && OldestAnnounced(newest) <= tag) spin.SpinOnce();
+    }
+
+    /// <summary>The oldest epoch any slot announces, or <paramref name="ceiling"/> when none is older.</summary>
+    private static long OldestAnnounced(long ceiling)
+    {
+        long oldest = ceiling;
         foreach (Slot slot in Volatile.Read(ref s_slots))
         {
             long active = Volatile.Read(ref slot.Active);
             if (active != 0 && active < oldest) oldest = active;
         }
         return oldest;
-    }
-
-    /// <summary>Blocks until every section that began at or before <paramref name="tag"/> has ended.</summary>
-    public static void WaitForReaders(long tag)
-    {
-        if (IsInside) throw new InvalidOperationException("a thread inside an access section cannot wait for readers (it would wait for itself)");
-        var spin = new SpinWait();
-        while (SafeBefore() <= tag) spin.SpinOnce();
     }
 
     private static Slot Register()

@@ -13,6 +13,8 @@ public sealed class VmLock
 {
     private readonly Lock _lock = new();
     private readonly ConcurrentQueue<VmRequest> _pending = new();
+    /// <summary>How deep the holding thread has entered (guarded by the lock): requests run only when the outermost holder leaves.</summary>
+    private int _depth;
 
     /// <summary>Requests waiting to run.</summary>
     public int PendingCount => _pending.Count;
@@ -24,6 +26,7 @@ public sealed class VmLock
     public Scope Enter()
     {
         _lock.Enter();
+        _depth++;
         return new Scope(this);
     }
 
@@ -31,24 +34,30 @@ public sealed class VmLock
     public void Submit(VmRequest request, bool wait)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (wait && _lock.IsHeldByCurrentThread)
+            throw new InvalidOperationException("a thread that holds the VM lock cannot wait for a request: it runs when the lock is released");
         _pending.Enqueue(request);
         if (wait)
         {
             _lock.Enter();
+            _depth++;
             Exit();
             request.Wait();
         }
         else if (_lock.TryEnter())
         {
+            _depth++;
             Exit();
         }
     }
 
-    /// <summary>Runs pending requests (for a VM worker loop); returns how many ran.</summary>
+    /// <summary>Runs pending requests now (for a VM worker loop, which may already hold the lock at a point of its choosing); returns how many ran.</summary>
     public int ProcessPending()
     {
         if (_pending.IsEmpty) return 0;
+        if (_lock.IsHeldByCurrentThread) return RunPending(); // the holder (a VM worker) chose this point
         _lock.Enter();
+        _depth++;
         int ran = RunPending();
         Exit();
         return ran;
@@ -67,11 +76,19 @@ public sealed class VmLock
 
     private void Exit()
     {
+        if (_depth > 1)
+        {
+            _depth--; // an inner scope: the outermost one runs the requests
+            _lock.Exit();
+            return;
+        }
         while (true)
         {
             RunPending();
+            _depth = 0;
             _lock.Exit();
             if (_pending.IsEmpty || !_lock.TryEnter()) return;
+            _depth = 1;
         }
     }
 

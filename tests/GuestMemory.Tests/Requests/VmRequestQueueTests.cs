@@ -47,6 +47,31 @@ public sealed class VmRequestQueueTests
     }
 
     [Fact]
+    public void A_request_sent_inside_nested_scopes_runs_only_when_the_outermost_scope_ends()
+    {
+        var vmLock = new VmLock();
+        var request = new RecordingRequest(vmLock);
+        using (vmLock.Enter())
+        {
+            using (vmLock.Enter()) vmLock.Submit(request, wait: false);
+            Assert.False(request.IsCompleted); // not in the middle of the outer locked section
+        }
+        Assert.True(request.IsCompleted);
+        Assert.Equal([(Environment.CurrentManagedThreadId, true)], request.Runs);
+    }
+
+    [Fact]
+    public void The_lock_holder_cannot_wait_for_a_request()
+    {
+        var vmLock = new VmLock();
+        var request = new RecordingRequest(vmLock);
+        using (vmLock.Enter())
+            Assert.Throws<InvalidOperationException>(() => vmLock.Submit(request, wait: true));
+        Assert.Equal(0, vmLock.PendingCount); // refused before it was queued
+        Assert.False(request.IsCompleted);
+    }
+
+    [Fact]
     public void A_waiting_sender_blocks_until_the_holder_lets_go()
     {
         var vmLock = new VmLock();
