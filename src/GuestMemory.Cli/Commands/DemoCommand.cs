@@ -1,5 +1,6 @@
 using System.CommandLine;
 using GuestMemory.Cli.Demo;
+using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
 namespace GuestMemory.Cli.Commands;
@@ -16,28 +17,30 @@ internal static class DemoCommand
         var seed = new Option<int>("--seed") { Description = "Random seed of the guest workloads", DefaultValueFactory = _ => 1 };
         var report = new Option<string>("--report") { Description = "Where to write the HTML report", DefaultValueFactory = _ => "gmm-report.html" };
         var plain = new Option<bool>("--no-live") { Description = "Print a line per second instead of a live table" };
+        var verbose = new Option<bool>("--verbose") { Description = "Log what the memory manager decides (VMs, balloon controller, compaction) to standard error" };
         vms.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 32) r.AddError("--vms must be 1..32"); });
         ram.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 16 or > 8192) r.AddError("--ram-mib must be 16..8192"); });
         image.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 1024) r.AddError("--image-mib must be 1..1024"); });
         seconds.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 2 or > 3600) r.AddError("--duration must be 2..3600 seconds"); });
         var demo = new Command("demo", "Over-commit several VMs on real host memory: page fusion, zero pages, ballooning under a budget, a VM shutdown and compaction; writes an HTML report")
         {
-            vms, ram, image, seconds, seed, report, plain,
+            vms, ram, image, seconds, seed, report, plain, verbose,
         };
         demo.SetAction((p, cancel) =>
         {
             var settings = new DemoSettings(p.GetValue(vms), p.GetValue(ram), p.GetValue(image), p.GetValue(seconds), p.GetValue(seed),
-                p.GetValue(report)!, !p.GetValue(plain) && AnsiConsole.Profile.Capabilities.Interactive);
-            return Task.FromResult(Run(settings, cancel));
+                p.GetValue(report)!, !p.GetValue(plain) && !p.GetValue(verbose) && AnsiConsole.Profile.Capabilities.Interactive);
+            using ILoggerFactory logging = CliLogging.Create(p.GetValue(verbose));
+            return Task.FromResult(Run(settings, logging, cancel));
         });
         return demo;
     }
 
-    private static int Run(DemoSettings settings, CancellationToken cancel)
+    private static int Run(DemoSettings settings, ILoggerFactory logging, CancellationToken cancel)
     {
         OsImage image = OsImage.Load(settings.ImageBytes);
         AnsiConsole.MarkupLineInterpolated($"[bold]GuestMemory demo[/]: {settings.Vms} VMs promised {settings.PromisedBytes >> 20} MiB; the host budget is {settings.HostBudgetBytes >> 20} MiB. OS image: {image.Files} runtime files ({image.Bytes.Length >> 20} MiB) in every VM.");
-        using var run = new DemoRun(settings, image);
+        using var run = new DemoRun(settings, image, logging);
         if (settings.Live)
         {
             AnsiConsole.Live(new Table()).AutoClear(false).Start(context =>

@@ -22,12 +22,12 @@ internal sealed class DemoRun : IDisposable
     private readonly List<SimulatedGuest> _guests = [];
     private readonly Stopwatch _clock = new();
 
-    public DemoRun(DemoSettings settings, OsImage image)
+    public DemoRun(DemoSettings settings, OsImage image, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory)
     {
         _settings = settings;
         Image = image;
         BaselineRss = HostRss.ReadBytes();
-        Manager = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = settings.HostBudgetBytes, OvercommitRatio = 4 });
+        Manager = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = settings.HostBudgetBytes, OvercommitRatio = 4 }, loggerFactory);
         for (int i = 0; i < settings.Vms; i++) AddVm(i);
         Controller = new BalloonController(Manager, new BalloonControllerOptions { HostBudgetBytes = BaselineRss + settings.RssBudgetAboveBaseline });
     }
