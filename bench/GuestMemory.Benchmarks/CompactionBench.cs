@@ -1,0 +1,63 @@
+namespace GuestMemory.Benchmarks;
+
+/// <summary>
+/// <c>gmm bench compaction</c>: the fragmentation scenario (<see cref="CompactionScenario"/>) under the
+/// seed's free policy, where freed pages stay resident until compaction empties whole chunks (the main
+/// figures), and under the default eager policy, where freed pages go back to the host at once page by
+/// page (the <c>eager_</c> figures).
+/// </summary>
+public static class CompactionBench
+{
+    /// <summary>Runs both policies; writes the seed policy's chunk maps to <paramref name="options"/>' SVG directory.</summary>
+    public static CompactionFigures Run(CompactionBenchOptions? options = null, IProgress<BenchProgress>? progress = null)
+    {
+        options ??= new CompactionBenchOptions();
+        if (options.Vms is < 2 or > 16 || options.RamMib is < 8 or > 4096)
+            throw new GmmException(GmmError.InvalidArgument, "need 2..16 VMs of 8..4096 MiB each");
+        progress?.Report(new BenchProgress("warming up", 0, 2));
+        WarmUp(options);
+        progress?.Report(new BenchProgress("seed policy: freed pages stay until compaction", 0, 2));
+        CompactionOutcome seed = Scenario(options, returnAtOnce: false, options.SvgDirectory).Run();
+        progress?.Report(new BenchProgress("eager policy: freed pages go back at once", 1, 2));
+        CompactionOutcome eager = Scenario(options, returnAtOnce: true, svg: null).Run();
+        return new CompactionFigures
+        {
+            ReturnedPctWithout = seed.ReturnedPctWithout,
+            ReturnedPctWith = seed.ReturnedPctWith,
+            MovedPagesPerSecond = seed.MovedPagesPerSecond,
+            ChunksBefore = seed.ChunksBefore,
+            ChunksAfter = seed.ChunksAfter,
+            MinimumChunks = seed.MinimumChunks,
+            MovedPages = seed.MovedPages,
+            CompactionMs = seed.Compaction?.Elapsed.TotalMilliseconds ?? 0,
+            FreedMib = seed.FreedBytes / (double)(1 << 20),
+            EagerReturnedPctWithout = eager.ReturnedPctWithout,
+            EagerReturnedPctWith = eager.ReturnedPctWith,
+            EagerMovedPagesPerSecond = eager.MovedPagesPerSecond,
+            EagerChunksBefore = eager.ChunksBefore,
+            EagerChunksAfter = eager.ChunksAfter,
+            Vms = options.Vms,
+            RamMib = options.RamMib,
+        };
+    }
+
+    /// <summary>
+    /// The same scenario on 8 MiB VMs under both policies: the code that will run is compiled and the
+    /// managed heap has grown to its working size before RSS is read, so the figures are about guest memory.
+    /// </summary>
+    private static void WarmUp(CompactionBenchOptions options)
+    {
+        var small = options with { RamMib = 8 };
+        Scenario(small, returnAtOnce: false, svg: null).Run();
+        Scenario(small, returnAtOnce: true, svg: null).Run();
+    }
+
+    private static CompactionScenario Scenario(CompactionBenchOptions options, bool returnAtOnce, string? svg) => new()
+    {
+        Vms = options.Vms,
+        RamMib = options.RamMib,
+        Seed = options.Seed,
+        ReturnFreedPagesAtOnce = returnAtOnce,
+        SvgDirectory = svg,
+    };
+}
