@@ -25,6 +25,7 @@ public static class CompactionBench
             ReturnedPctWithout = seed.ReturnedPctWithout,
             ReturnedPctWith = seed.ReturnedPctWith,
             MovedPagesPerSecond = seed.MovedPagesPerSecond,
+            MovedPagesPerCpuSecond = seed.MovedPagesPerCpuSecond,
             ChunksBefore = seed.ChunksBefore,
             ChunksAfter = seed.ChunksAfter,
             MinimumChunks = seed.MinimumChunks,
@@ -34,6 +35,7 @@ public static class CompactionBench
             EagerReturnedPctWithout = eager.ReturnedPctWithout,
             EagerReturnedPctWith = eager.ReturnedPctWith,
             EagerMovedPagesPerSecond = eager.MovedPagesPerSecond,
+            EagerMovedPagesPerCpuSecond = eager.MovedPagesPerCpuSecond,
             EagerChunksBefore = eager.ChunksBefore,
             EagerChunksAfter = eager.ChunksAfter,
             Vms = options.Vms,
@@ -42,14 +44,24 @@ public static class CompactionBench
     }
 
     /// <summary>
-    /// The same scenario on 8 MiB VMs under both policies: the code that will run is compiled and the
-    /// managed heap has grown to its working size before RSS is read, so the figures are about guest memory.
+    /// The same scenario on 8 MiB VMs under both policies, round after round until a round (and a pause
+    /// for the background compiler) compiles no new method: the code that will run is at its final tier
+    /// and the managed heap has grown to its working size before RSS is read, so the figures are about
+    /// guest memory and a host that has been up for a while. At most <paramref name="maxRounds"/> rounds.
     /// </summary>
-    private static void WarmUp(CompactionBenchOptions options)
+    private static void WarmUp(CompactionBenchOptions options, int maxRounds = 10)
     {
         var small = options with { RamMib = 8 };
-        Scenario(small, returnAtOnce: false, svg: null).Run();
-        Scenario(small, returnAtOnce: true, svg: null).Run();
+        long compiled;
+        int rounds = 0;
+        do
+        {
+            compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+            Scenario(small, returnAtOnce: false, svg: null).Run();
+            Scenario(small, returnAtOnce: true, svg: null).Run();
+            Thread.Sleep(200); // past the tiering delay, so methods called often enough get their optimised code
+        }
+        while (System.Runtime.JitInfo.GetCompiledMethodCount() != compiled && ++rounds < maxRounds);
     }
 
     private static CompactionScenario Scenario(CompactionBenchOptions options, bool returnAtOnce, string? svg) => new()

@@ -31,6 +31,8 @@ public sealed record CompactionFigures
     [JsonPropertyName("returned_pct_with")] public double ReturnedPctWith { get; init; }
     /// <summary>Pages the compaction run moved per second of its wall time.</summary>
     [JsonPropertyName("moved_pages_per_s")] public double MovedPagesPerSecond { get; init; }
+    /// <summary>Pages the compaction run moved per second of the compacting thread's CPU time (user and system).</summary>
+    [JsonPropertyName("moved_pages_per_cpu_s")] public double MovedPagesPerCpuSecond { get; init; }
     /// <summary>Committed chunks before compaction.</summary>
     [JsonPropertyName("chunks_before")] public int ChunksBefore { get; init; }
     /// <summary>Committed chunks after compaction.</summary>
@@ -49,6 +51,8 @@ public sealed record CompactionFigures
     [JsonPropertyName("eager_returned_pct_with")] public double EagerReturnedPctWith { get; init; }
     /// <summary>Eager policy: pages moved per second.</summary>
     [JsonPropertyName("eager_moved_pages_per_s")] public double EagerMovedPagesPerSecond { get; init; }
+    /// <summary>Eager policy: pages moved per second of CPU time.</summary>
+    [JsonPropertyName("eager_moved_pages_per_cpu_s")] public double EagerMovedPagesPerCpuSecond { get; init; }
     /// <summary>Eager policy: committed chunks before compaction.</summary>
     [JsonPropertyName("eager_chunks_before")] public int EagerChunksBefore { get; init; }
     /// <summary>Eager policy: committed chunks after compaction.</summary>

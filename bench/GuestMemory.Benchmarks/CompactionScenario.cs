@@ -70,9 +70,12 @@ internal sealed class CompactionScenario
         WriteMap(gmm, survivors, "chunks-before.svg", "before compaction");
         CompactionResult? compaction = null;
         long rssWith = rssWithout;
+        TimeSpan cpu = TimeSpan.Zero;
         if (Compact)
         {
+            TimeSpan cpuStart = ThreadCpuTime.Now();
             compaction = gmm.Compactor.Run();
+            cpu = ThreadCpuTime.Now() - cpuStart;
             rssWith = SettledRss();
         }
         GmmStatistics after = gmm.Statistics;
@@ -91,6 +94,7 @@ internal sealed class CompactionScenario
             ChunksAfter = after.Chunks,
             MinimumChunks = after.MinimumChunks,
             Compaction = compaction,
+            CompactionCpu = cpu,
         };
     }
 
@@ -194,6 +198,9 @@ internal sealed record CompactionOutcome
     /// <summary>What the compaction run did, or null when it did not run.</summary>
     public CompactionResult? Compaction { get; init; }
 
+    /// <summary>CPU time of the thread that ran the compaction (user and system).</summary>
+    public TimeSpan CompactionCpu { get; init; }
+
     /// <summary>Share of the freed memory that left the process without compaction, %.</summary>
     public double ReturnedPctWithout => Pct(RssFull - RssWithout, FreedBytes);
     /// <summary>Share of the freed memory that left the process after one compaction run, %.</summary>
@@ -204,6 +211,9 @@ internal sealed record CompactionOutcome
     public long MovedPages => Compaction is { } c ? c.PrivatePagesMoved + c.SharedPagesMoved : 0;
     /// <summary>Pages moved per second of the compaction run.</summary>
     public double MovedPagesPerSecond => Compaction is { } c && c.Elapsed > TimeSpan.Zero ? MovedPages / c.Elapsed.TotalSeconds : 0;
+
+    /// <summary>Pages moved per second of the compacting thread's CPU time (less sensitive to a busy machine than wall time).</summary>
+    public double MovedPagesPerCpuSecond => CompactionCpu > TimeSpan.Zero ? MovedPages / CompactionCpu.TotalSeconds : 0;
 
     private static double Pct(long part, long whole) => whole == 0 ? 0 : 100.0 * part / whole;
 }

@@ -167,6 +167,7 @@ public sealed partial class PageFusion : IDisposable
                     RangeFusionState state = _ranges.GetValue(range, r => new RangeFusionState(r.PageCount));
                     for (int start = 0; start < range.PageCount; start += SegmentPages)
                     {
+                        ApplySharedMoves(); // before any lookup, so a duplicate finds a page the compactor moved
                         int end = (int)Math.Min(range.PageCount, start + SegmentPages);
                         var segment = new PassCounters();
                         ScanSegment(vm, range, state, table, start, end, passNumber, ref segment);
