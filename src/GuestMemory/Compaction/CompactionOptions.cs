@@ -3,8 +3,12 @@ namespace GuestMemory.Compaction;
 /// <summary>What a compaction run may do. Validated when a run starts.</summary>
 public sealed record CompactionOptions
 {
-    /// <summary>Chunks at most this full (used pages / 512) are emptied; fuller ones receive the pages.</summary>
-    public double SparseThreshold { get; init; } = 0.5;
+    /// <summary>
+    /// Chunks at most this full (used pages / 512) may be emptied; the fullest chunks of each free set
+    /// receive their pages. Emptying a chunk costs one copy per page in it and gives 2 MiB back, so even a
+    /// chunk three quarters full is worth it; the limit keeps a budgeted worker from copying nearly full ones.
+    /// </summary>
+    public double SparseThreshold { get; init; } = 0.75;
 
     /// <summary>Chunks emptied per run at most.</summary>
     public int MaxChunksPerRun { get; init; } = int.MaxValue;

@@ -1,0 +1,135 @@
+using GuestMemory.Compaction;
+using GuestMemory.Gmm;
+using GuestMemory.Phys;
+using GuestMemory.Tests.Fusion;
+
+namespace GuestMemory.Tests.Compaction;
+
+/// <summary>
+/// A manager with VMs and a byte-exact model of their RAM for the compaction tests: every write and
+/// balloon through this helper goes to the guest and to the model; <see cref="CheckAll"/> reads every
+/// page back and runs the consistency check. No spare chunks and no compaction at VM shutdown unless a
+/// test asks, so chunk counts are exact.
+/// </summary>
+internal sealed class CompactionRig : IDisposable
+{
+    private readonly Dictionary<VirtualMachine, byte[]?[]> _model = [];
+    private int _vmNumber;
+
+    public CompactionRig(int hostMib = 64, bool returnFreedPagesAtOnce = false, int spareChunks = 0, ChunkPlacement? placement = null)
+    {
+        Gmm = new GlobalMemoryManager(new GmmOptions
+        {
+            HostMemoryLimit = (long)hostMib << 20,
+            SpareEmptyChunks = spareChunks,
+            ReturnFreedPagesAtOnce = returnFreedPagesAtOnce,
+            Placement = placement ?? ChunkPlacement.Default,
+        });
+        Gmm.CompactOnVmShutdown = false;
+    }
+
+    public GlobalMemoryManager Gmm { get; }
+
+    public Compactor Compactor => Gmm.Compactor;
+
+    public IReadOnlyCollection<VirtualMachine> Vms => _model.Keys;
+
+    public VirtualMachine AddVm(int pages, bool sharing = false)
+    {
+        VirtualMachine vm = Gmm.CreateVm(new VmOptions { Name = $"vm-{_vmNumber++}", RamSize = (long)pages << Paging.PageShift, PageSharing = sharing });
+        _model[vm] = new byte[]?[pages];
+        return vm;
+    }
+
+    public void DestroyVm(VirtualMachine vm)
+    {
+        Gmm.DestroyVm(vm);
+        _model.Remove(vm);
+    }
+
+    /// <summary>Writes a whole page (guest and model).</summary>
+    public void Write(VirtualMachine vm, int page, byte[] content)
+    {
+        vm.Memory.Write(Address(page), content);
+        _model[vm][page] = (byte[])content.Clone();
+    }
+
+    /// <summary>Writes a page whose bytes are unique to (VM, page, <paramref name="version"/>).</summary>
+    public void WriteUnique(VirtualMachine vm, int page, int version = 0) =>
+        Write(vm, page, TestPages.Filled(((ulong)vm.Handle.Value << 40) | ((ulong)(uint)version << 24) | (uint)page));
+
+    /// <summary>Writes unique content to pages [0, count) of every VM, interleaved (page 0 of each VM, then page 1, ...).</summary>
+    public void FillInterleaved(int count, params VirtualMachine[] vms)
+    {
+        for (int page = 0; page < count; page++)
+            foreach (VirtualMachine vm in vms) WriteUnique(vm, page);
+    }
+
+    /// <summary>The guest gives these pages to its balloon; the model reads them as zero from then on.</summary>
+    public void Balloon(VirtualMachine vm, IEnumerable<int> pages)
+    {
+        int[] list = pages.ToArray();
+        vm.Memory.InflateBalloon(list.Select(p => Address(p)).ToArray());
+        foreach (int page in list) _model[vm][page] = null;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="pages"/> pages of unique content into each VM, then balloons every other one
+    /// (chunks half full) and settles the handy pages.
+    /// </summary>
+    public void Fragment(int pages, params VirtualMachine[] vms)
+    {
+        FillInterleaved(pages, vms);
+        foreach (VirtualMachine vm in vms) Balloon(vm, Enumerable.Range(0, pages).Where(p => p % 2 == 1));
+        SettleHandyPages();
+    }
+
+    /// <summary>
+    /// Every VM gives its handy pages back (reporting the ones it used), so chunks hold exactly the pages
+    /// written and a test can plan which chunk is emptiest. The next first write refills them.
+    /// </summary>
+    public void SettleHandyPages()
+    {
+        foreach (VirtualMachine vm in Vms) vm.Memory.ReturnHandyPages();
+    }
+
+    public byte[] Expected(VirtualMachine vm, int page) => _model[vm][page] ?? TestPages.Zero();
+
+    public byte[] Read(VirtualMachine vm, int page)
+    {
+        var buffer = new byte[Paging.PageSize];
+        vm.Memory.Read(Address(page), buffer);
+        return buffer;
+    }
+
+    /// <summary>Reads every page of every VM and compares it with the model.</summary>
+    public void CheckContents()
+    {
+        foreach ((VirtualMachine vm, byte[]?[] pages) in _model)
+            for (int p = 0; p < pages.Length; p++)
+                if (!Read(vm, p).AsSpan().SequenceEqual(Expected(vm, p)))
+                    Assert.Fail($"{vm} page {p} ({Info(vm, p).State}) does not hold what was written");
+    }
+
+    /// <summary>Every byte as the model says and the consistency check clean: the end of every scenario.</summary>
+    public void CheckAll()
+    {
+        CheckContents();
+        Gmm.Verify();
+    }
+
+    public GuestPageInfo Info(VirtualMachine vm, int page) => vm.Memory.GetPage(Address(page));
+
+    public PageId HostPage(VirtualMachine vm, int page) => Info(vm, page).HostPage;
+
+    /// <summary>The chunks that back the VM's pages that have a host page.</summary>
+    public HashSet<int> ChunksOf(VirtualMachine vm) =>
+        Enumerable.Range(0, _model[vm].Length).Select(p => HostPage(vm, p)).Where(p => !p.IsNil).Select(p => p.ChunkId).ToHashSet();
+
+    /// <summary>Committed chunks that are not spares.</summary>
+    public int ChunksInUse => Gmm.Statistics.Chunks - Gmm.Statistics.SpareChunks;
+
+    public static ulong Address(int page) => (ulong)page << Paging.PageShift;
+
+    public void Dispose() => Gmm.Dispose();
+}
