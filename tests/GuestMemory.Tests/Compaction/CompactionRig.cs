@@ -2,6 +2,7 @@ using GuestMemory.Compaction;
 using GuestMemory.Gmm;
 using GuestMemory.Phys;
 using GuestMemory.Tests.Fusion;
+using GuestMemory.Tests.Support;
 
 namespace GuestMemory.Tests.Compaction;
 
@@ -13,7 +14,7 @@ namespace GuestMemory.Tests.Compaction;
 /// </summary>
 internal sealed class CompactionRig : IDisposable
 {
-    private readonly Dictionary<VirtualMachine, byte[]?[]> _model = [];
+    private readonly GuestRamModel _model = new();
     private int _vmNumber;
 
     public CompactionRig(int hostMib = 64, bool returnFreedPagesAtOnce = false, int spareChunks = 0, ChunkPlacement? placement = null)
@@ -32,12 +33,12 @@ internal sealed class CompactionRig : IDisposable
 
     public Compactor Compactor => Gmm.Compactor;
 
-    public IReadOnlyCollection<VirtualMachine> Vms => _model.Keys;
+    public IReadOnlyCollection<VirtualMachine> Vms => _model.Vms;
 
     public VirtualMachine AddVm(int pages, bool sharing = false)
     {
         VirtualMachine vm = Gmm.CreateVm(new VmOptions { Name = $"vm-{_vmNumber++}", RamSize = (long)pages << Paging.PageShift, PageSharing = sharing });
-        _model[vm] = new byte[]?[pages];
+        _model.Add(vm, pages);
         return vm;
     }
 
@@ -51,7 +52,7 @@ internal sealed class CompactionRig : IDisposable
     public void Write(VirtualMachine vm, int page, byte[] content)
     {
         vm.Memory.Write(Address(page), content);
-        _model[vm][page] = (byte[])content.Clone();
+        _model.Set(vm, page, content);
     }
 
     /// <summary>Writes a page whose bytes are unique to (VM, page, <paramref name="version"/>).</summary>
@@ -70,7 +71,7 @@ internal sealed class CompactionRig : IDisposable
     {
         int[] list = pages.ToArray();
         vm.Memory.InflateBalloon(list.Select(p => Address(p)).ToArray());
-        foreach (int page in list) _model[vm][page] = null;
+        foreach (int page in list) _model.Clear(vm, page);
     }
 
     /// <summary>
@@ -93,23 +94,12 @@ internal sealed class CompactionRig : IDisposable
         foreach (VirtualMachine vm in Vms) vm.Memory.ReturnHandyPages();
     }
 
-    public byte[] Expected(VirtualMachine vm, int page) => _model[vm][page] ?? TestPages.Zero();
+    public byte[] Expected(VirtualMachine vm, int page) => _model.Expected(vm, page);
 
-    public byte[] Read(VirtualMachine vm, int page)
-    {
-        var buffer = new byte[Paging.PageSize];
-        vm.Memory.Read(Address(page), buffer);
-        return buffer;
-    }
+    public byte[] Read(VirtualMachine vm, int page) => GuestRamModel.Read(vm, page);
 
     /// <summary>Reads every page of every VM and compares it with the model.</summary>
-    public void CheckContents()
-    {
-        foreach ((VirtualMachine vm, byte[]?[] pages) in _model)
-            for (int p = 0; p < pages.Length; p++)
-                if (!Read(vm, p).AsSpan().SequenceEqual(Expected(vm, p)))
-                    Assert.Fail($"{vm} page {p} ({Info(vm, p).State}) does not hold what was written");
-    }
+    public void CheckContents() => _model.CheckContents();
 
     /// <summary>Every byte as the model says and the consistency check clean: the end of every scenario.</summary>
     public void CheckAll()
@@ -124,12 +114,12 @@ internal sealed class CompactionRig : IDisposable
 
     /// <summary>The chunks that back the VM's pages that have a host page.</summary>
     public HashSet<int> ChunksOf(VirtualMachine vm) =>
-        Enumerable.Range(0, _model[vm].Length).Select(p => HostPage(vm, p)).Where(p => !p.IsNil).Select(p => p.ChunkId).ToHashSet();
+        Enumerable.Range(0, _model.PageCount(vm)).Select(p => HostPage(vm, p)).Where(p => !p.IsNil).Select(p => p.ChunkId).ToHashSet();
 
     /// <summary>Committed chunks that are not spares.</summary>
     public int ChunksInUse => Gmm.Statistics.Chunks - Gmm.Statistics.SpareChunks;
 
-    public static ulong Address(int page) => (ulong)page << Paging.PageShift;
+    public static ulong Address(int page) => GuestRamModel.Address(page);
 
     public void Dispose() => Gmm.Dispose();
 }
