@@ -197,7 +197,10 @@ public sealed class Compactor : IDisposable
             {
                 users ??= SharedUserIndex.Build(live, chunks);
                 foreach (PageId page in _sharedPages)
+                {
+                    if (budget?.Throttle(counters.Moved) == false) break;
                     if (!(room = _shared.Move(page, users.UsersOf(page), ref counters))) break;
+                }
             }
             _manager.Deferred.ReclaimAll(); // the old pages go back, and each emptied chunk with them
             if (!room) return;

@@ -137,7 +137,7 @@ public sealed partial class PageFusion : IDisposable
         {
             try
             {
-                RunPassCore(new FusionBudget(options, token));
+                RunPassCore(new WorkBudget(options.PagesPerSecond, options.CpuFraction, token));
             }
             catch (Exception e) when (e is GmmException or ObjectDisposedException)
             {
@@ -147,7 +147,7 @@ public sealed partial class PageFusion : IDisposable
         }
     }
 
-    private FusionPassResult RunPassCore(FusionBudget? budget)
+    private FusionPassResult RunPassCore(WorkBudget? budget)
     {
         lock (_passLock)
         {
@@ -174,7 +174,7 @@ public sealed partial class PageFusion : IDisposable
                         _merges.Send(ref segment);
                         pass = pass.Plus(segment);
                         lock (_statsLock) _totals = _totals.Plus(segment);
-                        if (budget?.Throttle(pass.Examined + pass.Armed, cpuStart) == false) return Finish(pass, cpuStart);
+                        if (budget?.Throttle(pass.Examined + pass.Armed) == false) return Finish(pass, cpuStart);
                     }
                 }
             }
