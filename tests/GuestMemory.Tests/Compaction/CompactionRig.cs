@@ -74,6 +74,9 @@ internal sealed class CompactionRig : IDisposable
         foreach (int page in list) _model.Clear(vm, page);
     }
 
+    /// <summary>The guest takes these pages back from its balloon: zero pages again, writable.</summary>
+    public void Deflate(VirtualMachine vm, IEnumerable<int> pages) => vm.Memory.DeflateBalloon(pages.Select(p => Address(p)).ToArray());
+
     /// <summary>
     /// Writes <paramref name="pages"/> pages of unique content into each VM, then balloons every other one
     /// (chunks half full) and settles the handy pages.
@@ -118,6 +121,28 @@ internal sealed class CompactionRig : IDisposable
 
     /// <summary>Committed chunks that are not spares.</summary>
     public int ChunksInUse => Gmm.Statistics.Chunks - Gmm.Statistics.SpareChunks;
+
+    /// <summary>
+    /// A VM whose first <paramref name="chunks"/> chunks are full of written pages and that has no other
+    /// page (the few written next to its handy pages are ballooned); returns those chunks' pages.
+    /// </summary>
+    public IGrouping<int, int>[] FullChunks(int chunks, out VirtualMachine vm)
+    {
+        vm = AddVm(pages: chunks * Paging.PagesPerChunk);
+        FillInterleaved(chunks * Paging.PagesPerChunk, vm);
+        SettleHandyPages();
+        IGrouping<int, int>[] byChunk = PagesByChunk(vm);
+        foreach (IGrouping<int, int> tail in byChunk.Skip(chunks)) Balloon(vm, tail);
+        return byChunk[..chunks];
+    }
+
+    /// <summary>The VM's pages grouped by the chunk that backs them, in chunk id order.</summary>
+    public IGrouping<int, int>[] PagesByChunk(VirtualMachine vm) =>
+        Enumerable.Range(0, (int)(vm.Options.RamSize >> Paging.PageShift))
+            .Where(p => !HostPage(vm, p).IsNil)
+            .GroupBy(p => HostPage(vm, p).ChunkId)
+            .OrderBy(g => g.Key)
+            .ToArray();
 
     public static ulong Address(int page) => GuestRamModel.Address(page);
 

@@ -14,7 +14,7 @@ public sealed class HandyAndUnreportedPageTests
         using var rig = new CompactionRig();
         VirtualMachine vm = rig.AddVm(2048);
         rig.FillInterleaved(590, vm);
-        IGrouping<int, int>[] byChunk = SparseChunkEvacuationTests.PagesByChunk(rig, vm);
+        IGrouping<int, int>[] byChunk = rig.PagesByChunk(vm);
         Assert.Equal(2, byChunk.Length);
         rig.Balloon(vm, byChunk[1]); // the second chunk keeps only the handy pages
         rig.Balloon(vm, byChunk[0].Where(p => p % 2 == 0));

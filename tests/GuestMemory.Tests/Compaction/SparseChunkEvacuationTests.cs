@@ -54,7 +54,7 @@ public sealed class SparseChunkEvacuationTests
     public void Chunks_fuller_than_the_threshold_stay_even_when_packing_would_free_one()
     {
         using var rig = new CompactionRig();
-        IGrouping<int, int>[] byChunk = FullChunks(rig, 3, out VirtualMachine vm);
+        IGrouping<int, int>[] byChunk = rig.FullChunks(3, out VirtualMachine vm);
         // Two chunks keep 40% of their pages: together they fit in one, but each is above a 30% threshold.
         foreach (IGrouping<int, int> chunk in byChunk.Skip(1)) rig.Balloon(vm, chunk.Skip(200));
 
@@ -71,7 +71,7 @@ public sealed class SparseChunkEvacuationTests
     public void A_run_empties_at_most_MaxChunksPerRun_chunks_emptiest_first()
     {
         using var rig = new CompactionRig();
-        IGrouping<int, int>[] byChunk = FullChunks(rig, 4, out VirtualMachine vm);
+        IGrouping<int, int>[] byChunk = rig.FullChunks(4, out VirtualMachine vm);
         rig.Balloon(vm, byChunk[1].Skip(100)); // keeps 100
         rig.Balloon(vm, byChunk[2].Skip(50)); // keeps 50: the emptiest
         rig.Balloon(vm, byChunk[3].Skip(150));
@@ -102,26 +102,4 @@ public sealed class SparseChunkEvacuationTests
         Assert.Equal(2, rig.Compactor.Statistics.Runs);
         rig.CheckAll();
     }
-
-    /// <summary>
-    /// A VM whose first <paramref name="chunks"/> chunks are full of written pages and that has no other
-    /// page (the few written next to its handy pages are ballooned); returns those chunks' pages.
-    /// </summary>
-    private static IGrouping<int, int>[] FullChunks(CompactionRig rig, int chunks, out VirtualMachine vm)
-    {
-        vm = rig.AddVm(pages: chunks * Paging.PagesPerChunk);
-        rig.FillInterleaved(chunks * Paging.PagesPerChunk, vm);
-        rig.SettleHandyPages();
-        IGrouping<int, int>[] byChunk = PagesByChunk(rig, vm);
-        foreach (IGrouping<int, int> tail in byChunk.Skip(chunks)) rig.Balloon(vm, tail);
-        return byChunk[..chunks];
-    }
-
-    /// <summary>The VM's pages grouped by the chunk that backs them, in chunk id order.</summary>
-    internal static IGrouping<int, int>[] PagesByChunk(CompactionRig rig, VirtualMachine vm) =>
-        Enumerable.Range(0, (int)(vm.Options.RamSize >> Paging.PageShift))
-            .Where(p => !rig.HostPage(vm, p).IsNil)
-            .GroupBy(p => rig.HostPage(vm, p).ChunkId)
-            .OrderBy(g => g.Key)
-            .ToArray();
 }
