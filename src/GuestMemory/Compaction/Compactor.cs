@@ -51,7 +51,7 @@ public sealed class Compactor : IDisposable
     {
         _manager = manager;
         _log = manager.LoggerFactory.CreateLogger<Compactor>();
-        _private = new PrivatePageMover(manager.Pages);
+        _private = new PrivatePageMover(manager.Pages, manager.Deferred);
         _shared = new SharedPageMover(manager);
     }
 

@@ -31,17 +31,25 @@ internal static unsafe class MoveSupport
         }
     }
 
-    /// <summary>Frees pages (or references) that were never installed in an entry, so no reader can hold them.</summary>
-    public static void GiveBack(PageManager gmm, VmHandle vm, ReadOnlySpan<PageId> pages)
+    /// <summary>
+    /// Runs a Gmm call made in <paramref name="vm"/>'s name under the VM's lock, so the VM cannot be
+    /// destroyed meanwhile and its handle given to a new VM (pages taken or freed in its name would then
+    /// be another VM's). Returns false, without calling, when the VM is destroyed already: whatever it
+    /// held went with it. Lock order VM → Gmm, as everywhere.
+    /// </summary>
+    public static bool WhileAlive(VirtualMachine vm, Action call)
     {
-        if (pages.IsEmpty) return;
-        try
+        using (vm.Memory.Lock.Enter())
         {
-            gmm.FreePages(vm, GmmAccount.Base, pages);
+            if (vm.IsDestroyed) return false;
+            call();
+            return true;
         }
-        catch (GmmException e) when (e.Error == GmmError.VmNotFound)
-        {
-            // The VM was destroyed meanwhile, and its pages and references with it.
-        }
+    }
+
+    /// <summary>Frees pages (or references) taken in <paramref name="vm"/>'s name that were never installed in an entry, so no reader can hold them.</summary>
+    public static void GiveBack(PageManager gmm, VirtualMachine vm, PageId[] pages, int count)
+    {
+        if (count > 0) WhileAlive(vm, () => gmm.FreePages(vm.Handle, GmmAccount.Base, pages.AsSpan(0, count)));
     }
 }

@@ -25,7 +25,7 @@ namespace GuestMemory.Compaction;
 /// few long calls over many pages, and runs are rare, so tiered compilation would run most of a run
 /// (measured: most of the first runs in a process) in its unoptimised first tier.</para>
 /// </remarks>
-internal sealed class PrivatePageMover(PageManager gmm)
+internal sealed class PrivatePageMover(PageManager gmm, DeferredFrees deferred)
 {
     public const int BatchSize = 512;
 
@@ -39,23 +39,51 @@ internal sealed class PrivatePageMover(PageManager gmm)
 
     /// <summary>
     /// Moves <paramref name="pages"/> (all of <paramref name="vm"/>) out of their evacuating chunks. Pages
-    /// whose entry no longer names them, is mapped, or is not RAM stay. Returns false when the host has
-    /// no room for more targets (the run should stop).
+    /// whose entry no longer names them, is mapped, or is not RAM stay, and so do the rest when the VM's
+    /// account has no room for copies even after the pages already moved went back. Returns false when
+    /// the host has no room for more copies (the run should stop).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Move(VirtualMachine vm, ReadOnlySpan<MovablePage> pages, WorkBudget? budget, ref MoveCounters counters)
     {
-        for (int start = 0; start < pages.Length; start += BatchSize)
+        for (int start = 0, count; start < pages.Length; start += count)
         {
-            if (vm.IsDestroyed) return true;
-            if (budget?.Throttle(counters.Moved) == false) return true;
-            int armed = Arm(vm.Memory, pages.Slice(start, Math.Min(BatchSize, pages.Length - start)));
+            if (vm.IsDestroyed || budget?.Throttle(counters.Moved) == false) return true;
+            long room = Room(vm, Math.Min(BatchSize, pages.Length - start), out bool hostFull);
+            if (room == 0) return !hostFull;
+            count = (int)room;
+            int armed = Arm(vm.Memory, pages.Slice(start, count));
             if (armed == 0) continue;
             // Every access that may have seen an entry before it was armed ends before its page is read.
             AccessEpoch.WaitForReaders(AccessEpoch.Current);
             if (!CopyAndSwitch(vm, armed, ref counters)) return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// How many of the next <paramref name="wanted"/> pages can get a copy now. When the VM's account is
+    /// short (a VM near its reservation: its ballooned and allocated pages fill it), the old pages of
+    /// earlier batches, which still count, go back first.
+    /// </summary>
+    private long Room(VirtualMachine vm, int wanted, out bool hostFull)
+    {
+        hostFull = false;
+        try
+        {
+            (long account, long host) = gmm.MoveRoom(vm.Handle);
+            if (Math.Min(account, host) < wanted && deferred.CountFor(vm.Handle) > 0)
+            {
+                deferred.ReclaimAll();
+                (account, host) = gmm.MoveRoom(vm.Handle);
+            }
+            hostFull = host <= 0;
+            return Math.Clamp(Math.Min(account, host), 0, wanted);
+        }
+        catch (GmmException e) when (e.Error == GmmError.VmNotFound)
+        {
+            return 0; // destroyed meanwhile
+        }
     }
 
     /// <summary>Arms the pages whose entry still names them; returns how many the VM armed (in <c>_armed</c>).</summary>
@@ -85,14 +113,15 @@ internal sealed class PrivatePageMover(PageManager gmm)
     {
         Span<PageDescriptor> targets = _targets.AsSpan(0, armed);
         for (int i = 0; i < armed; i++) targets[i] = new PageDescriptor { GuestFrame = _armed[i].Address >> Paging.PageShift };
-        int granted;
+        int granted = 0;
         try
         {
-            granted = gmm.AllocateMoveTargets(vm.Handle, targets);
+            // Usually all: Room said so, but another allocation may have taken some since.
+            if (!MoveSupport.WhileAlive(vm, () => granted = gmm.AllocateMoveTargets(vm.Handle, _targets.AsSpan(0, armed)))) return true;
         }
-        catch (GmmException e) when (e.Error is GmmError.VmNotFound or GmmError.HostOutOfMemory)
+        catch (GmmException e) when (e.Error == GmmError.HostOutOfMemory)
         {
-            return e.Error == GmmError.VmNotFound; // armed entries stay monitored: the next write unmonitors them
+            return false; // armed entries stay monitored: the next write unmonitors them
         }
         for (int i = 0; i < granted; i++)
         {
@@ -111,7 +140,7 @@ internal sealed class PrivatePageMover(PageManager gmm)
         }
         _batch.Clear();
         counters.Refused += refused;
-        MoveSupport.GiveBack(gmm, vm.Handle, _refused.AsSpan(0, refused));
-        return granted == armed;
+        MoveSupport.GiveBack(gmm, vm, _refused, refused);
+        return true;
     }
 }

@@ -10,7 +10,10 @@ namespace GuestMemory.Compaction;
 /// the copy and retires its reference to the old page; a refused switch (the entry was written or
 /// mapped meanwhile) gives its new reference back. Fusion is told, so later duplicates join the copy.
 /// </summary>
-/// <remarks>Shared pages are never written in place, so no arming is needed: the pin is enough.</remarks>
+/// <remarks>
+/// Shared pages are never written in place, so no arming is needed: the pin is enough. References are
+/// taken and given back in a VM's name under that VM's lock (<see cref="MoveSupport.WhileAlive"/>).
+/// </remarks>
 internal sealed class SharedPageMover(GlobalMemoryManager manager)
 {
     private readonly PageManager _gmm = manager.Pages;
@@ -21,17 +24,18 @@ internal sealed class SharedPageMover(GlobalMemoryManager manager)
     public bool Move(PageId shared, IReadOnlyList<SharedUser> users, ref MoveCounters counters)
     {
         VirtualMachine? holder = users.Select(u => u.Vm).FirstOrDefault(vm => !vm.IsDestroyed);
-        if (holder == null || !TryPin(holder.Handle, shared, out uint checksum)) return true;
+        if (holder == null || !TryPin(holder, shared, out uint checksum)) return true;
         try
         {
-            PageId copy;
+            PageId copy = PageId.Nil;
             try
             {
-                copy = _gmm.AllocateSharedPage(holder.Handle, checksum); // the holder's reference keeps the copy alive while entries switch
+                // The holder's first reference keeps the copy alive while the entries switch.
+                if (!MoveSupport.WhileAlive(holder, () => copy = _gmm.AllocateSharedPage(holder.Handle, checksum))) return true;
             }
-            catch (GmmException e) when (e.Error is GmmError.HitGlobalLimit or GmmError.HostOutOfMemory or GmmError.VmNotFound)
+            catch (GmmException e) when (e.Error is GmmError.HitGlobalLimit or GmmError.HostOutOfMemory)
             {
-                return e.Error == GmmError.VmNotFound;
+                return false;
             }
             MoveSupport.Copy(_gmm, shared, copy);
             long switched = 0;
@@ -42,42 +46,47 @@ internal sealed class SharedPageMover(GlobalMemoryManager manager)
                 counters.SharedMoved++;
                 manager.Fusion.SharedPageMoved(shared, copy);
             }
-            MoveSupport.GiveBack(_gmm, holder.Handle, [copy]);
+            MoveSupport.GiveBack(_gmm, holder, [copy], 1);
         }
         finally
         {
-            MoveSupport.GiveBack(_gmm, holder.Handle, [shared]); // the pin
+            MoveSupport.GiveBack(_gmm, holder, [shared], 1); // the pin
         }
         return true;
     }
 
-    /// <summary>A reference of the compactor's own, taken in <paramref name="vm"/>'s name; false when the page is no longer shared.</summary>
-    private bool TryPin(VmHandle vm, PageId shared, out uint checksum)
+    /// <summary>A reference of the compactor's own, taken in <paramref name="holder"/>'s name; false when the page is no longer shared.</summary>
+    private bool TryPin(VirtualMachine holder, PageId shared, out uint checksum)
     {
-        checksum = 0;
+        uint found = 0;
+        bool pinned = false;
         try
         {
-            _gmm.AddSharedReference(vm, shared);
+            MoveSupport.WhileAlive(holder, () =>
+            {
+                _gmm.AddSharedReference(holder.Handle, shared);
+                pinned = true;
+                found = _gmm.GetSharedPageInfo(shared).Checksum;
+            });
         }
-        catch (GmmException e) when (e.Error is GmmError.PageNotShared or GmmError.PageNotFound or GmmError.VmNotFound or GmmError.InvalidArgument)
+        catch (GmmException e) when (e.Error is GmmError.PageNotShared or GmmError.PageNotFound or GmmError.InvalidArgument)
         {
-            return false;
+            // Freed since the scan, or it holds the most references a page can.
         }
-        checksum = _gmm.GetSharedPageInfo(shared).Checksum;
-        return true;
+        checksum = found;
+        return pinned;
     }
 
     /// <summary>Switches one VM's entries from <paramref name="old"/> to <paramref name="copy"/>; returns how many switched.</summary>
     private long Switch(VirtualMachine vm, SharedUser[] users, PageId old, PageId copy, ref MoveCounters counters)
     {
-        if (vm.IsDestroyed) return 0;
         try
         {
-            _gmm.AddSharedReferences(vm.Handle, copy, users.Length);
+            if (!MoveSupport.WhileAlive(vm, () => _gmm.AddSharedReferences(vm.Handle, copy, users.Length))) return 0;
         }
-        catch (GmmException e) when (e.Error is GmmError.VmNotFound or GmmError.InvalidArgument)
+        catch (GmmException e) when (e.Error == GmmError.InvalidArgument)
         {
-            return 0; // the VM is gone, or the copy cannot hold that many references: these entries stay
+            return 0; // the copy cannot hold that many references: these entries stay
         }
         long switched = 0;
         for (int start = 0; start < users.Length; start += _batch.Updates.Length)
@@ -93,7 +102,7 @@ internal sealed class SharedPageMover(GlobalMemoryManager manager)
             }
             _batch.Clear();
             counters.Refused += refused;
-            MoveSupport.GiveBack(_gmm, vm.Handle, _refused.AsSpan(0, refused));
+            MoveSupport.GiveBack(_gmm, vm, _refused, refused);
         }
         return switched;
     }

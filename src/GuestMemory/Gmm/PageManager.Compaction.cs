@@ -114,10 +114,21 @@ public sealed partial class PageManager
     }
 
     /// <summary>
+    /// How many pages the compactor may take for <paramref name="vm"/> to move its pages into, now: within
+    /// the VM's base account (so allocated + ballooned never exceeds the reservation, even for a moment,
+    /// and a guest that balloons up to its limit is not refused because a move is under way) and within
+    /// the host limit. The page a copy replaces counts until it is freed, after readers moved on.
+    /// </summary>
+    internal (long Account, long Host) MoveRoom(VmHandle vm)
+    {
+        lock (_lock) return (GetVm(vm).Headroom(GmmAccount.Base), HostRoom());
+    }
+
+    /// <summary>
     /// Private pages for <paramref name="vm"/> to move guest pages into, one per descriptor (its guest
     /// frame set by the caller), outside every evacuating chunk: the VM's fullest chunk first. Returns
-    /// how many were given, fewer when the host limit leaves no room for all. No account check: each
-    /// replaces a page that is freed right after, so for a moment the VM holds more pages than it will.
+    /// how many were given: fewer when the VM's account or the host limit leaves no room for all
+    /// (<see cref="MoveRoom"/>).
     /// </summary>
     /// <exception cref="GmmException"><see cref="GmmError.HostOutOfMemory"/> when the OS refuses a new chunk and no other has room.</exception>
     internal int AllocateMoveTargets(VmHandle vm, Span<PageDescriptor> pages)
@@ -125,10 +136,12 @@ public sealed partial class PageManager
         lock (_lock)
         {
             GmmVm owner = GetVm(vm);
-            long room = TotalFreePages() + (long)(_options.MaxChunks - _chunks.Count) * Paging.PagesPerChunk;
-            int granted = (int)Math.Clamp(room, 0, pages.Length);
+            int granted = (int)Math.Clamp(Math.Min(owner.Headroom(GmmAccount.Base), HostRoom()), 0, pages.Length);
             if (granted > 0) AllocatePrivate(owner, GmmAccount.Base, pages[..granted]);
             return granted;
         }
     }
+
+    /// <summary>Pages that can still be handed out: free pages outside evacuating chunks, spares, and chunks the limit still allows.</summary>
+    private long HostRoom() => Math.Min(TotalFreePages() + (long)(_options.MaxChunks - _chunks.Count) * Paging.PagesPerChunk, MaxPages - AllocatedHostPages);
 }

@@ -55,6 +55,13 @@ internal sealed class CompactionRig : IDisposable
         _model.Set(vm, page, content);
     }
 
+    /// <summary>Tells the model what a page holds after a write that bypassed this helper (a thread of the test's own).</summary>
+    public void Expect(VirtualMachine vm, int page, byte[]? content)
+    {
+        if (content == null) _model.Clear(vm, page);
+        else _model.Set(vm, page, content);
+    }
+
     /// <summary>Writes a page whose bytes are unique to (VM, page, <paramref name="version"/>).</summary>
     public void WriteUnique(VirtualMachine vm, int page, int version = 0) =>
         Write(vm, page, TestPages.Filled(((ulong)vm.Handle.Value << 40) | ((ulong)(uint)version << 24) | (uint)page));
