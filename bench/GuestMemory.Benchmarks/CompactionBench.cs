@@ -1,3 +1,5 @@
+using GuestMemory.Gmm;
+
 namespace GuestMemory.Benchmarks;
 
 /// <summary>
@@ -40,6 +42,37 @@ public static class CompactionBench
             EagerChunksAfter = eager.ChunksAfter,
             Vms = options.Vms,
             RamMib = options.RamMib,
+            Placement = options.Placement ? MeasurePlacement(options, seed, progress) : null,
+        };
+    }
+
+    /// <summary>Each placement choice against its opposite, in the same scenario (seed's free policy; <paramref name="affinity"/> is the main run).</summary>
+    private static PlacementFigures MeasurePlacement(CompactionBenchOptions options, CompactionOutcome affinity, IProgress<BenchProgress>? progress)
+    {
+        CompactionOutcome Run(string step, int done, ChunkPlacement placement, int sharedEveryNth = 0, double rewrite = 0)
+        {
+            progress?.Report(new BenchProgress($"placement: {step}", done, 5));
+            return (Scenario(options, returnAtOnce: false, svg: null) with { Placement = placement, SharedEveryNth = sharedEveryNth, RewriteFraction = rewrite }).Run();
+        }
+        CompactionOutcome noAffinity = Run("one free set for all VMs", 0, new ChunkPlacement(VmAffinity: false));
+        CompactionOutcome sharedChunks = Run("shared pages in chunks of their own", 1, ChunkPlacement.Default, sharedEveryNth: 4);
+        CompactionOutcome mixedShared = Run("shared pages in their creator's chunks", 2, new ChunkPlacement(SharedChunks: false), sharedEveryNth: 4);
+        CompactionOutcome fullest = Run("fullest chunk first", 3, ChunkPlacement.Default, rewrite: 0.25);
+        CompactionOutcome emptiest = Run("emptiest chunk first", 4, new ChunkPlacement(FullestFirst: false), rewrite: 0.25);
+        return new PlacementFigures
+        {
+            AffinityShutdownPct = affinity.ReturnedPctAtShutdown,
+            NoAffinityShutdownPct = noAffinity.ReturnedPctAtShutdown,
+            AffinityReturnedPctWithout = affinity.ReturnedPctWithout,
+            NoAffinityReturnedPctWithout = noAffinity.ReturnedPctWithout,
+            AffinityMovedPages = affinity.MovedPages,
+            NoAffinityMovedPages = noAffinity.MovedPages,
+            SharedChunksShutdownMib = sharedChunks.ReturnedMibAtShutdown,
+            MixedSharedShutdownMib = mixedShared.ReturnedMibAtShutdown,
+            FullestFirstExcessChunks = fullest.ExcessChunksBefore,
+            EmptiestFirstExcessChunks = emptiest.ExcessChunksBefore,
+            FullestFirstMovedPages = fullest.MovedPages,
+            EmptiestFirstMovedPages = emptiest.MovedPages,
         };
     }
 

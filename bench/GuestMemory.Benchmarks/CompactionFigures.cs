@@ -16,6 +16,9 @@ public sealed record CompactionBenchOptions
 
     /// <summary>Where the chunk maps before and after compaction go (seed policy), or null for none.</summary>
     public string? SvgDirectory { get; init; }
+
+    /// <summary>Also run the placement experiment (<see cref="PlacementFigures"/>).</summary>
+    public bool Placement { get; init; }
 }
 
 /// <summary>
@@ -61,4 +64,6 @@ public sealed record CompactionFigures
     [JsonPropertyName("vms")] public int Vms { get; init; }
     /// <summary>Guest RAM per VM, MiB.</summary>
     [JsonPropertyName("ram_mib")] public int RamMib { get; init; }
+    /// <summary>The placement experiment, when asked for.</summary>
+    [JsonIgnore] public PlacementFigures? Placement { get; init; }
 }

@@ -1,12 +1,13 @@
 using System.CommandLine;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using GuestMemory.Benchmarks;
 using Spectre.Console;
 
 namespace GuestMemory.Cli.Commands;
 
 /// <summary>
-/// <c>gmm bench compaction [--json] [--svg DIR]</c>: VMs that started together are half destroyed and half
+/// <c>gmm bench compaction [--json] [--svg DIR] [--policy]</c>: VMs that started together are half destroyed and half
 /// ballooned; how much of the freed memory leaves the process without and with one compaction run
 /// (see <see cref="CompactionBench"/>; definitions in docs/benchmarks.md).
 /// </summary>
@@ -19,15 +20,16 @@ internal static class BenchCompactionCommand
         var ram = new Option<int>("--ram-mib") { Description = "Guest RAM per VM, MiB", DefaultValueFactory = _ => 256 };
         var seed = new Option<int>("--seed") { Description = "Random seed of the ballooned pages", DefaultValueFactory = _ => 1 };
         var svg = new Option<string>("--svg") { Description = "Write chunks-before.svg and chunks-after.svg (seed policy) into this directory" };
+        var policy = new Option<bool>("--policy") { Description = "Also measure each page placement choice (VM affinity, shared chunks, fullest first) against its opposite" };
         vms.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 2 or > 16) r.AddError("--vms must be 2..16"); });
         ram.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 8 or > 4096) r.AddError("--ram-mib must be 8..4096"); });
         var command = new Command("compaction", "Fragment memory (VMs started together, half destroyed, half ballooned) and measure what compaction gives back to the host")
         {
-            json, vms, ram, seed, svg,
+            json, vms, ram, seed, svg, policy,
         };
         command.SetAction(p => Run(p.GetValue(json), new CompactionBenchOptions
         {
-            Vms = p.GetValue(vms), RamMib = p.GetValue(ram), Seed = p.GetValue(seed), SvgDirectory = p.GetValue(svg),
+            Vms = p.GetValue(vms), RamMib = p.GetValue(ram), Seed = p.GetValue(seed), SvgDirectory = p.GetValue(svg), Placement = p.GetValue(policy),
         }));
         return command;
     }
@@ -37,7 +39,10 @@ internal static class BenchCompactionCommand
         CompactionFigures f = json ? CompactionBench.Run(options) : WithStatus(options);
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(f, new JsonSerializerOptions { WriteIndented = true }));
+            JsonObject all = JsonSerializer.SerializeToNode(f)!.AsObject();
+            if (f.Placement != null)
+                foreach ((string key, JsonNode? value) in JsonSerializer.SerializeToNode(f.Placement)!.AsObject()) all[key] = value?.DeepClone();
+            Console.WriteLine(all.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
         var table = new Table()
@@ -48,10 +53,24 @@ internal static class BenchCompactionCommand
         table.AddRow("chunks before -> after (minimum)", $"{f.ChunksBefore} -> {f.ChunksAfter} ({f.MinimumChunks})", $"{f.EagerChunksBefore} -> {f.EagerChunksAfter}", "");
         table.AddRow("pages moved / s", $"{f.MovedPagesPerSecond:N0} ({f.MovedPages:N0} in {f.CompactionMs:N0} ms)", $"{f.EagerMovedPagesPerSecond:N0}", "");
         AnsiConsole.Write(table);
+        if (f.Placement is { } pl) AnsiConsole.Write(PlacementTable(pl));
         if (options.SvgDirectory != null)
             AnsiConsole.MarkupLineInterpolated($"chunk maps: {Path.Combine(options.SvgDirectory, "chunks-before.svg")}, {Path.Combine(options.SvgDirectory, "chunks-after.svg")}");
-        AnsiConsole.MarkupLine("[grey]freed memory = pages the guests gave up x 4 KiB; left the process = fall of RSS from all VMs full (docs/benchmarks.md)[/]");
+        AnsiConsole.MarkupLine("[grey]freed memory = host pages the Gmm stopped using x 4 KiB; left the process = fall of RSS from all VMs full (docs/benchmarks.md)[/]");
         return 0;
+    }
+
+    private static Table PlacementTable(PlacementFigures p)
+    {
+        var table = new Table().Title("Placement, seed policy, without compaction unless said: each choice (the default) against its opposite")
+            .AddColumns("choice", "measure", "default", "opposite");
+        table.AddRow("VM affinity / one free set", "destroyed VMs' memory back at their shutdown", Pct(p.AffinityShutdownPct), Pct(p.NoAffinityShutdownPct));
+        table.AddRow("", "all freed memory back", Pct(p.AffinityReturnedPctWithout), Pct(p.NoAffinityReturnedPctWithout));
+        table.AddRow("", "pages a compaction run moves", $"{p.AffinityMovedPages:N0}", $"{p.NoAffinityMovedPages:N0}");
+        table.AddRow("shared chunks / creator's chunks", "RSS fall at the shutdown (a quarter of the pages shared)", $"{p.SharedChunksShutdownMib:N0} MiB", $"{p.MixedSharedShutdownMib:N0} MiB");
+        table.AddRow("fullest / emptiest chunk first", "chunks beyond the minimum after rewrites", $"{p.FullestFirstExcessChunks}", $"{p.EmptiestFirstExcessChunks}");
+        table.AddRow("", "pages a compaction run moves", $"{p.FullestFirstMovedPages:N0}", $"{p.EmptiestFirstMovedPages:N0}");
+        return table;
     }
 
     private static CompactionFigures WithStatus(CompactionBenchOptions options) =>
