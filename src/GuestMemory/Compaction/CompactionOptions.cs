@@ -1,3 +1,5 @@
+using GuestMemory.Gmm;
+
 namespace GuestMemory.Compaction;
 
 /// <summary>What a compaction run may do. Validated when a run starts.</summary>
@@ -51,7 +53,7 @@ public sealed record FragmentationFigures
 {
     /// <summary>Committed chunks (in use or spare).</summary>
     public int Chunks { get; init; }
-    /// <summary>Empty chunks kept committed for quick reuse (<see cref="Gmm.GmmOptions.SpareEmptyChunks"/>).</summary>
+    /// <summary>Empty chunks kept committed for quick reuse (<see cref="GmmOptions.SpareEmptyChunks"/>).</summary>
     public int SpareChunks { get; init; }
     /// <summary>Chunks holding at least one page in use.</summary>
     public int ChunksInUse => Chunks - SpareChunks;
@@ -66,7 +68,7 @@ public sealed record FragmentationFigures
     /// <summary>The process's resident set now.</summary>
     public long RssBytes { get; init; }
     /// <summary>Chunks in use per chunk needed: 1.0 is perfectly packed.</summary>
-    public double ChunkRatio => MinimumChunks == 0 ? (ChunksInUse == 0 ? 1 : double.PositiveInfinity) : (double)ChunksInUse / MinimumChunks;
+    public double ChunkRatio => GmmStatistics.Ratio(ChunksInUse, MinimumChunks);
     /// <summary>RSS per byte of allocated pages (includes the runtime's own memory).</summary>
     public double RssPerAllocatedByte => AllocatedPages == 0 ? double.PositiveInfinity : (double)RssBytes / (AllocatedPages * (long)Paging.PageSize);
 }

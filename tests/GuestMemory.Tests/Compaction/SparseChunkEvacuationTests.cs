@@ -39,9 +39,12 @@ public sealed class SparseChunkEvacuationTests
         rig.Fragment(4 * Paging.PagesPerChunk, vm);
 
         FragmentationFigures before = rig.Compactor.MeasureFragmentation();
+        double statisticsBefore = rig.Gmm.Statistics.ChunkRatio;
         rig.Compactor.Run();
         FragmentationFigures after = rig.Compactor.MeasureFragmentation();
 
+        Assert.Equal(before.ChunkRatio, statisticsBefore);
+        Assert.Equal(1.0, rig.Gmm.Statistics.ChunkRatio);
         Assert.Equal(2, before.MinimumChunks);
         Assert.True(before.ExcessChunks >= 2, $"excess {before.ExcessChunks}");
         Assert.Equal(before.ChunksInUse / 2.0, before.ChunkRatio);
