@@ -49,11 +49,7 @@ internal sealed class CompactionRig : IDisposable
     }
 
     /// <summary>Writes a whole page (guest and model).</summary>
-    public void Write(VirtualMachine vm, int page, byte[] content)
-    {
-        vm.Memory.Write(Address(page), content);
-        _model.Set(vm, page, content);
-    }
+    public void Write(VirtualMachine vm, int page, byte[] content) => _model.Write(vm, page, content);
 
     /// <summary>Tells the model what a page holds after a write that bypassed this helper (a thread of the test's own).</summary>
     public void Expect(VirtualMachine vm, int page, byte[]? content)

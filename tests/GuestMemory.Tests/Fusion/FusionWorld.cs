@@ -38,11 +38,7 @@ internal sealed class FusionWorld : IDisposable
     }
 
     /// <summary>Writes a whole page (guest and model).</summary>
-    public void Write(VirtualMachine vm, int page, byte[] content)
-    {
-        vm.Memory.Write(Address(page), content);
-        _model.Set(vm, page, content);
-    }
+    public void Write(VirtualMachine vm, int page, byte[] content) => _model.Write(vm, page, content);
 
     /// <summary>Writes a few bytes inside a page (guest and model).</summary>
     public void WriteBytes(VirtualMachine vm, int page, int offset, ReadOnlySpan<byte> bytes)

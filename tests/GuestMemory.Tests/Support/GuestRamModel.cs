@@ -16,6 +16,13 @@ internal sealed class GuestRamModel
 
     public int PageCount(VirtualMachine vm) => _pages[vm].Length;
 
+    /// <summary>Writes a whole page through the guest write API and records it.</summary>
+    public void Write(VirtualMachine vm, int page, byte[] content)
+    {
+        vm.Memory.Write(Address(page), content);
+        Set(vm, page, content);
+    }
+
     /// <summary>The page now holds <paramref name="content"/> (a whole page).</summary>
     public void Set(VirtualMachine vm, int page, ReadOnlySpan<byte> content) => _pages[vm][page] = content.ToArray();
 
