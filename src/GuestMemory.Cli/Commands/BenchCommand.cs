@@ -10,6 +10,7 @@ internal static class BenchCommand
         var bench = new Command("bench", "Measure GuestMemory on this machine and print figures (a table, or JSON with --json)");
         bench.Subcommands.Add(BenchAccessCommand.Create());
         bench.Subcommands.Add(BenchBalloonCommand.Create());
+        bench.Subcommands.Add(BenchCompactionCommand.Create());
         bench.Subcommands.Add(BenchFusionCommand.Create());
         bench.Subcommands.Add(BenchAllocCommand.Create());
         bench.Subcommands.Add(BenchMicroCommand.Create());

@@ -1,10 +1,16 @@
+using GuestMemory.Gmm;
+
 namespace GuestMemory.Compaction;
 
 /// <summary>What a compaction run may do. Validated when a run starts.</summary>
 public sealed record CompactionOptions
 {
-    /// <summary>Chunks at most this full (used pages / 512) are emptied; fuller ones receive the pages.</summary>
-    public double SparseThreshold { get; init; } = 0.5;
+    /// <summary>
+    /// Chunks at most this full (used pages / 512) may be emptied; the fullest chunks of each free set
+    /// receive their pages. Emptying a chunk costs one copy per page in it and gives 2 MiB back, so even a
+    /// chunk three quarters full is worth it; the limit keeps a budgeted worker from copying nearly full ones.
+    /// </summary>
+    public double SparseThreshold { get; init; } = 0.75;
 
     /// <summary>Chunks emptied per run at most.</summary>
     public int MaxChunksPerRun { get; init; } = int.MaxValue;
@@ -21,7 +27,7 @@ public sealed record CompactionOptions
     /// <summary>Background worker: how often it looks at fragmentation.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Background worker: runs only when the chunks in use exceed the minimum by this many.</summary>
+    /// <summary>Background worker: runs only when the chunks in use (spares not counted) exceed the minimum by this many.</summary>
     public int MinimumExcessChunks { get; init; } = 2;
 
     internal void Validate()
@@ -47,16 +53,22 @@ public sealed record FragmentationFigures
 {
     /// <summary>Committed chunks (in use or spare).</summary>
     public int Chunks { get; init; }
+    /// <summary>Empty chunks kept committed for quick reuse (<see cref="GmmOptions.SpareEmptyChunks"/>).</summary>
+    public int SpareChunks { get; init; }
+    /// <summary>Chunks holding at least one page in use.</summary>
+    public int ChunksInUse => Chunks - SpareChunks;
     /// <summary>Chunks the allocated pages would fill if packed densely.</summary>
     public int MinimumChunks { get; init; }
+    /// <summary>Chunks in use beyond the minimum: what compaction could give back at most.</summary>
+    public int ExcessChunks => ChunksInUse - MinimumChunks;
     /// <summary>Host pages in use (private and shared).</summary>
     public long AllocatedPages { get; init; }
     /// <summary>Free pages inside used chunks whose memory is already back with the host.</summary>
     public long DiscardedFreePages { get; init; }
     /// <summary>The process's resident set now.</summary>
     public long RssBytes { get; init; }
-    /// <summary>Chunks per chunk needed: 1.0 is perfectly packed.</summary>
-    public double ChunkRatio => MinimumChunks == 0 ? (Chunks == 0 ? 1 : double.PositiveInfinity) : (double)Chunks / MinimumChunks;
+    /// <summary>Chunks in use per chunk needed: 1.0 is perfectly packed.</summary>
+    public double ChunkRatio => GmmStatistics.Ratio(ChunksInUse, MinimumChunks);
     /// <summary>RSS per byte of allocated pages (includes the runtime's own memory).</summary>
     public double RssPerAllocatedByte => AllocatedPages == 0 ? double.PositiveInfinity : (double)RssBytes / (AllocatedPages * (long)Paging.PageSize);
 }

@@ -1,6 +1,8 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using GuestMemory.Gmm;
 using GuestMemory.Host;
-using GuestMemory.Phys;
 using Microsoft.Extensions.Logging;
 
 namespace GuestMemory.Compaction;
@@ -11,27 +13,35 @@ namespace GuestMemory.Compaction;
 /// (<see cref="Run"/>), at VM shutdown, and from an idle-priority background worker with a budget.
 /// </summary>
 /// <remarks>
-/// <para><b>How a page moves.</b> The chunks to empty are taken out of allocation first, so nothing new
-/// lands in them and no page moves twice. A private page is armed for write monitoring through a VM
-/// request; once every access that began before the arming has ended, its content is copied into a
-/// page of a fuller chunk, and a second request replaces the monitored entry with one naming the copy
-/// (same state and flags) if — and only if — the entry is still exactly the monitored one: a write in
-/// between turned it back to Allocated, the request is refused and the copy freed. A shared page is
-/// copied once and every entry naming it is switched to the copy the same way. The old page is retired
-/// and goes back to the Gmm once no reader can hold it; an emptied chunk then goes back to the host.</para>
-/// <para>Mapped pages, ROM pages and pages the Gmm cannot place yet are left where they are.</para>
-/// <para><b>Threads.</b> One run at a time (<c>_runLock</c>); the compactor never changes entries
-/// itself, it sends <see cref="PageUpdateBatch"/> requests. Totals are guarded by <c>_statsLock</c>.</para>
+/// <para><b>A run.</b> Pages waiting for readers go back first, so the figures are current. The chunks
+/// to empty are chosen (<see cref="EvacuationPlanner"/>) and taken out of allocation, so nothing new
+/// lands in them and no page moves twice; the VMs give back their handy pages, so none pins a chunk (and
+/// report the guest frames of the ones they used). Then, a group of chunks at a time, emptiest first:
+/// private pages move by VM (<see cref="PrivatePageMover"/>), shared pages one by one with all their
+/// users (<see cref="SharedPageMover"/>), and once every reader of the old pages has moved on they go
+/// back to the Gmm, which returns each emptied chunk to the host.</para>
+/// <para>Mapped pages, ROM pages and pages of the shadow and fixed accounts stay where they are; their
+/// chunk goes back to allocation at the end of the run.</para>
+/// <para><b>Threads.</b> One run at a time (<c>_runLock</c>). The compactor never changes an entry
+/// itself: it sends compare-and-replace requests, and it never waits for readers under a VM lock or
+/// inside an access section. Totals are guarded by <c>_statsLock</c>, the worker by <c>_threadLock</c>.</para>
 /// </remarks>
-public sealed unsafe class Compactor : IDisposable
+public sealed class Compactor : IDisposable
 {
-    private const int BatchSize = 256;
+    /// <summary>Chunks emptied between two returns of the old pages: bounds the memory held twice during a run.</summary>
+    private const int GroupChunks = 16;
+
     private readonly GlobalMemoryManager _manager;
     private readonly ILogger _log;
     private readonly Lock _runLock = new();
     private readonly Lock _statsLock = new();
     private readonly Lock _threadLock = new();
-    private readonly PageUpdateBatch _batch = new(BatchSize);
+    private readonly PrivatePageMover _private;
+    private readonly SharedPageMover _shared;
+    private readonly List<MovablePage> _privatePages = [];
+    /// <summary>The group's private pages by VM handle (reused lists: a VM's pages go to it in one run of batches).</summary>
+    private List<MovablePage>[] _byVm = [];
+    private readonly List<PageId> _sharedPages = [];
     private CompactionStatistics _totals = new();
     private Thread? _thread;
     private CancellationTokenSource? _stop;
@@ -41,6 +51,8 @@ public sealed unsafe class Compactor : IDisposable
     {
         _manager = manager;
         _log = manager.LoggerFactory.CreateLogger<Compactor>();
+        _private = new PrivatePageMover(manager.Pages, manager.Deferred);
+        _shared = new SharedPageMover(manager);
     }
 
     /// <summary>Running totals.</summary>
@@ -49,6 +61,13 @@ public sealed unsafe class Compactor : IDisposable
     /// <summary>True while the background worker runs.</summary>
     public bool IsRunning { get { lock (_threadLock) return _thread != null; } }
 
+    /// <summary>Test hook: runs after a batch of private pages is copied and before the switch is sent.</summary>
+    internal Action<VirtualMachine>? BeforeSwitch
+    {
+        get => _private.BeforeSwitch;
+        set => _private.BeforeSwitch = value;
+    }
+
     /// <summary>Chunks in use against the minimum, and real RSS against allocated pages.</summary>
     public FragmentationFigures MeasureFragmentation()
     {
@@ -56,6 +75,7 @@ public sealed unsafe class Compactor : IDisposable
         return new FragmentationFigures
         {
             Chunks = s.Chunks,
+            SpareChunks = s.SpareChunks,
             MinimumChunks = s.MinimumChunks,
             AllocatedPages = s.AllocatedPages,
             DiscardedFreePages = s.DiscardedFreePages,
@@ -63,10 +83,13 @@ public sealed unsafe class Compactor : IDisposable
         };
     }
 
-    /// <summary>Compacts now, on the calling thread. Must not be called inside an access section.</summary>
+    /// <summary>Compacts now, on the calling thread. Must not be called inside an access section or while holding a VM lock.</summary>
+    /// <exception cref="GmmException"><see cref="GmmError.InvalidArgument"/> for options out of range.</exception>
     public CompactionResult Run(CompactionOptions? options = null) => RunCore(options ?? new CompactionOptions(), null);
 
     /// <summary>Starts the idle-priority background worker.</summary>
+    /// <exception cref="GmmException"><see cref="GmmError.InvalidArgument"/> for options out of range.</exception>
+    /// <exception cref="InvalidOperationException">The worker already runs.</exception>
     public void Start(CompactionOptions? options = null)
     {
         options ??= new CompactionOptions();
@@ -85,13 +108,15 @@ public sealed unsafe class Compactor : IDisposable
     public void Stop()
     {
         Thread? thread;
+        CancellationTokenSource? stop;
         lock (_threadLock)
         {
-            thread = _thread;
-            _stop?.Cancel();
-            _thread = null;
+            (thread, stop) = (_thread, _stop);
+            stop?.Cancel();
+            (_thread, _stop) = (null, null);
         }
         thread?.Join();
+        stop?.Dispose();
     }
 
     /// <summary>Stops the worker.</summary>
@@ -115,8 +140,7 @@ public sealed unsafe class Compactor : IDisposable
         {
             try
             {
-                FragmentationFigures f = MeasureFragmentation();
-                if (f.Chunks - f.MinimumChunks >= options.MinimumExcessChunks)
+                if (MeasureFragmentation().ExcessChunks >= options.MinimumExcessChunks)
                     RunCore(options, new WorkBudget(options.PagesPerSecond, options.CpuFraction, token));
             }
             catch (Exception e) when (e is GmmException or ObjectDisposedException)
@@ -132,21 +156,17 @@ public sealed unsafe class Compactor : IDisposable
         options.Validate();
         lock (_runLock)
         {
-            long started = Environment.TickCount64;
+            long started = Stopwatch.GetTimestamp();
             PageManager gmm = _manager.Pages;
+            // Pages waiting for readers and handy pages count as used: give them back before planning.
+            _manager.Deferred.ReclaimAll();
+            ReturnHandyPages();
             int chunksBefore = gmm.GetStatistics().Chunks;
-            var run = new RunCounters();
-            List<int> evacuating = PickChunks(options);
-            foreach (VirtualMachine vm in _manager.Vms) vm.Memory.ReturnHandyPages();
-            var vms = _manager.Vms.ToDictionary(v => v.Handle);
+            List<int> evacuating = EvacuationPlanner.Pick(gmm.GetChunkOccupancy(), options).Where(gmm.BeginEvacuation).ToList();
+            var counters = new MoveCounters();
             try
             {
-                foreach (int chunk in evacuating)
-                {
-                    if (budget?.Throttle(run.PrivateMoved + run.SharedMoved) == false) break;
-                    EvacuateChunk(chunk, vms, ref run);
-                    _manager.Deferred.ReclaimAll(); // the old pages go back, and the emptied chunk with them
-                }
+                if (evacuating.Count > 0) Evacuate(evacuating, budget, ref counters);
             }
             finally
             {
@@ -154,189 +174,85 @@ public sealed unsafe class Compactor : IDisposable
             }
             if (options.ReleaseSpareChunks) gmm.ReleaseSpareChunks();
             int released = Math.Max(0, chunksBefore - gmm.GetStatistics().Chunks);
-            var result = new CompactionResult(evacuating.Count, released, run.PrivateMoved, run.SharedMoved, run.Refused, TimeSpan.FromMilliseconds(Environment.TickCount64 - started));
-            lock (_statsLock)
-            {
-                _totals = _totals with
-                {
-                    Runs = _totals.Runs + 1,
-                    ChunksReleased = _totals.ChunksReleased + released,
-                    PrivatePagesMoved = _totals.PrivatePagesMoved + run.PrivateMoved,
-                    SharedPagesMoved = _totals.SharedPagesMoved + run.SharedMoved,
-                    MovesRefused = _totals.MovesRefused + run.Refused,
-                };
-            }
-            _log.LogInformation("compaction emptied {Evacuated} chunks, gave back {Released}, moved {Private} private and {Shared} shared pages",
-                result.ChunksEvacuated, result.ChunksReleased, result.PrivatePagesMoved, result.SharedPagesMoved);
+            var result = new CompactionResult(evacuating.Count, released, counters.PrivateMoved, counters.SharedMoved, counters.Refused, Stopwatch.GetElapsedTime(started));
+            Record(result);
             return result;
         }
     }
 
-    /// <summary>The sparse chunks, emptiest first, taken out of allocation.</summary>
-    private List<int> PickChunks(CompactionOptions options)
+    /// <summary>Empties the chunks, a group at a time; stops early when the budget is cancelled or the host has no room.</summary>
+    private void Evacuate(List<int> chunks, WorkBudget? budget, ref MoveCounters counters)
     {
-        int limit = (int)(options.SparseThreshold * Paging.PagesPerChunk);
-        var picked = new List<int>();
-        foreach (ChunkOccupancy c in _manager.Pages.GetChunkOccupancy().Where(c => !c.Spare && c.UsedPages > 0 && c.UsedPages <= limit).OrderBy(c => c.UsedPages))
+        IReadOnlyList<VirtualMachine> live = ReturnHandyPages(); // again: a refill since the first return may have landed in these chunks
+        var vms = live.ToDictionary(v => v.Handle);
+        SharedUserIndex? users = null;
+        for (int start = 0; start < chunks.Count; start += GroupChunks)
         {
-            if (picked.Count == options.MaxChunksPerRun) break;
-            if (_manager.Pages.BeginEvacuation(c.ChunkId)) picked.Add(c.ChunkId);
-        }
-        return picked;
-    }
-
-    private void EvacuateChunk(int chunkId, Dictionary<VmHandle, VirtualMachine> vms, ref RunCounters run)
-    {
-        IReadOnlyList<(int Index, HostPageInfo Page)> pages;
-        try { pages = _manager.Pages.GetChunkPages(chunkId); }
-        catch (GmmException e) when (e.Error == GmmError.ChunkNotFound) { return; } // emptied meanwhile
-        foreach (IGrouping<VmHandle, (int Index, HostPageInfo Page)> mine in pages.Where(p => p.Page.State == HostPageState.Private).GroupBy(p => p.Page.Owner))
-        {
-            if (vms.TryGetValue(mine.Key, out VirtualMachine? vm) && !vm.IsDestroyed)
-                MovePrivatePages(vm, chunkId, mine.Select(p => (p.Index, p.Page.GuestFrame)).ToList(), ref run);
-        }
-        List<PageId> shared = pages.Where(p => p.Page.State == HostPageState.Shared).Select(p => PageId.From(chunkId, p.Index)).ToList();
-        if (shared.Count > 0) MoveSharedPages(shared, vms.Values, ref run);
-    }
-
-    /// <summary>Arms, waits for readers, copies, and switches each page's entry to its copy.</summary>
-    private void MovePrivatePages(VirtualMachine vm, int chunkId, List<(int Index, ulong GuestFrame)> pages, ref RunCounters run)
-    {
-        GuestPhysicalMemory memory = vm.Memory;
-        for (int start = 0; start < pages.Count; start += BatchSize)
-        {
-            // 1. Arm write monitoring on the pages that still sit where the Gmm says.
-            var monitored = new List<(ulong Address, ulong Entry)>();
-            foreach ((int index, ulong frame) in pages.Skip(start).Take(BatchSize))
+            if (budget?.Throttle(counters.Moved) == false) return;
+            _privatePages.Clear();
+            _sharedPages.Clear();
+            foreach (int chunk in chunks.Skip(start).Take(GroupChunks)) _manager.Pages.CollectMovablePages(chunk, _privatePages, _sharedPages);
+            bool room = MovePrivatePages(vms, budget, ref counters);
+            if (room && _sharedPages.Count > 0)
             {
-                ulong address = frame << Paging.PageShift;
-                if (frame == PageDescriptor.NoGuestFrame || !memory.TryLocate(address, out MemoryRange range, out int at)) continue;
-                ulong e = GuestPhysicalMemory.ReadEntry(range, at);
-                if (GuestPage.Page(e) != PageId.From(chunkId, index) || GuestPage.Type(e) != GuestPageType.Ram || GuestPage.IsLocked(e)) continue;
-                if (GuestPage.State(e) == GuestPageState.Allocated) _batch.Add(address, e, GuestPage.WithState(e, GuestPageState.WriteMonitored), PageId.Nil);
-                else if (GuestPage.State(e) == GuestPageState.WriteMonitored) monitored.Add((address, e));
-            }
-            Send(memory);
-            foreach (ref readonly PageUpdate u in _batch.Updates.AsSpan(0, _batch.Count))
-                if (u.Applied) monitored.Add((u.Address, u.Replacement));
-            _batch.Clear();
-            if (monitored.Count == 0) continue;
-
-            // 2. No access that saw the page before it was armed is still running: copy and switch.
-            AccessEpoch.WaitForReaders(AccessEpoch.Current);
-            var copies = new PageId[monitored.Count];
-            for (int i = 0; i < monitored.Count; i++)
-            {
-                (ulong address, ulong e) = monitored[i];
-                copies[i] = _manager.Pages.AllocateMoveTarget(vm.Handle, address >> Paging.PageShift);
-                CopyPage(GuestPage.Page(e), copies[i]);
-                _batch.Add(address, e, GuestPage.WithState(e, GuestPageState.WriteMonitored, copies[i]), GuestPage.Page(e));
-            }
-            Send(memory);
-            var refused = new List<PageId>();
-            for (int i = 0; i < monitored.Count; i++)
-            {
-                if (_batch.Updates[i].Applied) run.PrivateMoved++;
-                else refused.Add(copies[i]);
-            }
-            _batch.Clear();
-            run.Refused += refused.Count;
-            if (refused.Count > 0) GiveBack(vm, refused.ToArray());
-        }
-    }
-
-    /// <summary>Copies each shared page once and switches every entry that names it to the copy.</summary>
-    private void MoveSharedPages(List<PageId> shared, IEnumerable<VirtualMachine> vms, ref RunCounters run)
-    {
-        var wanted = shared.ToHashSet();
-        var users = new Dictionary<PageId, List<(VirtualMachine Vm, ulong Address, ulong Entry)>>();
-        foreach (VirtualMachine vm in vms)
-        {
-            if (vm.IsDestroyed) continue;
-            foreach (MemoryRange range in vm.Memory.Ranges)
-            {
-                if (range.Type != GuestPageType.Ram) continue;
-                for (int i = 0; i < range.PageCount; i++)
+                users ??= SharedUserIndex.Build(live, chunks);
+                foreach (PageId page in _sharedPages)
                 {
-                    ulong e = GuestPhysicalMemory.ReadEntry(range, i);
-                    if (GuestPage.State(e) != GuestPageState.Shared || !wanted.Contains(GuestPage.Page(e)) || GuestPage.IsLocked(e)) continue;
-                    if (!users.TryGetValue(GuestPage.Page(e), out var list)) users[GuestPage.Page(e)] = list = [];
-                    list.Add((vm, range.Start + ((ulong)i << Paging.PageShift), e));
+                    if (budget?.Throttle(counters.Moved) == false) break;
+                    if (!(room = _shared.Move(page, users.UsersOf(page), ref counters))) break;
                 }
             }
+            _manager.Deferred.ReclaimAll(); // the old pages go back, and each emptied chunk with them
+            if (!room) return;
         }
-        foreach ((PageId old, List<(VirtualMachine Vm, ulong Address, ulong Entry)> list) in users)
+    }
+
+    /// <summary>The group's private pages, VM by VM; false when the host had no room for more copies.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool MovePrivatePages(Dictionary<VmHandle, VirtualMachine> vms, WorkBudget? budget, ref MoveCounters counters)
+    {
+        foreach (MovablePage page in _privatePages)
         {
-            (uint checksum, _) = _manager.Pages.GetSharedPageInfo(old);
-            PageId copy = _manager.Pages.AllocateSharedPage(list[0].Vm.Handle, checksum);
-            CopyPage(old, copy);
-            bool firstReferenceUsed = false;
-            foreach (IGrouping<VirtualMachine, (VirtualMachine Vm, ulong Address, ulong Entry)> mine in list.GroupBy(u => u.Vm))
+            int slot = page.Vm.Value;
+            if (slot >= _byVm.Length) Array.Resize(ref _byVm, Math.Max(slot + 1, _byVm.Length * 2));
+            (_byVm[slot] ??= []).Add(page);
+        }
+        bool room = true;
+        foreach (List<MovablePage>? mine in _byVm)
+        {
+            if (mine is not { Count: > 0 }) continue;
+            if (room && vms.TryGetValue(mine[0].Vm, out VirtualMachine? vm)) room = _private.Move(vm, CollectionsMarshal.AsSpan(mine), budget, ref counters);
+            mine.Clear();
+        }
+        return room;
+    }
+
+    /// <summary>
+    /// Every VM gives back its handy pages (and reports the guest frames of those it used), so none
+    /// pins a chunk; the next first write refills them from chunks that are not being emptied.
+    /// </summary>
+    private IReadOnlyList<VirtualMachine> ReturnHandyPages()
+    {
+        IReadOnlyList<VirtualMachine> live = _manager.Vms;
+        foreach (VirtualMachine vm in live) vm.Memory.ReturnHandyPages();
+        return live;
+    }
+
+    private void Record(CompactionResult result)
+    {
+        lock (_statsLock)
+        {
+            _totals = _totals with
             {
-                VirtualMachine vm = mine.Key;
-                foreach ((_, ulong address, ulong e) in mine)
-                {
-                    // AllocateSharedPage gave the first user's reference; every other entry takes its own.
-                    if (vm == list[0].Vm && !firstReferenceUsed) firstReferenceUsed = true;
-                    else _manager.Pages.AddSharedReference(vm.Handle, copy);
-                    _batch.Add(address, e, GuestPage.WithState(e, GuestPageState.Shared, copy), old);
-                    if (_batch.IsFull) SendShared(vm, copy, ref run);
-                }
-                SendShared(vm, copy, ref run);
-            }
+                Runs = _totals.Runs + 1,
+                ChunksReleased = _totals.ChunksReleased + result.ChunksReleased,
+                PrivatePagesMoved = _totals.PrivatePagesMoved + result.PrivatePagesMoved,
+                SharedPagesMoved = _totals.SharedPagesMoved + result.SharedPagesMoved,
+                MovesRefused = _totals.MovesRefused + result.MovesRefused,
+            };
         }
-    }
-
-    /// <summary>Sends switched shared entries; gives back the references of the refused ones.</summary>
-    private void SendShared(VirtualMachine vm, PageId copy, ref RunCounters run)
-    {
-        if (_batch.Count == 0) return;
-        Send(vm.Memory);
-        int refused = 0;
-        foreach (ref readonly PageUpdate u in _batch.Updates.AsSpan(0, _batch.Count))
-        {
-            if (u.Applied) run.SharedMoved++;
-            else refused++;
-        }
-        _batch.Clear();
-        run.Refused += refused;
-        if (refused > 0) GiveBack(vm, Enumerable.Repeat(copy, refused).ToArray());
-    }
-
-    /// <summary>Frees copies whose move was refused (never installed, so no reader can hold them).</summary>
-    private void GiveBack(VirtualMachine vm, PageId[] pages)
-    {
-        try
-        {
-            _manager.Pages.FreePages(vm.Handle, GmmAccount.Base, pages);
-        }
-        catch (GmmException e) when (e.Error == GmmError.VmNotFound)
-        {
-            // The VM was destroyed meanwhile, and its pages with it.
-        }
-    }
-
-    private void Send(GuestPhysicalMemory memory)
-    {
-        try
-        {
-            _batch.SendTo(memory);
-        }
-        catch (GmmException e) when (e.Error == GmmError.VmDestroyed)
-        {
-            // Every update counts as refused.
-        }
-    }
-
-    private void CopyPage(PageId from, PageId to)
-    {
-        AccessEpoch.Section section = AccessEpoch.Enter();
-        new ReadOnlySpan<byte>(_manager.Pages.PageAddress(from), Paging.PageSize).CopyTo(new Span<byte>(_manager.Pages.PageAddress(to), Paging.PageSize));
-        section.Exit();
-    }
-
-    private struct RunCounters
-    {
-        public long PrivateMoved, SharedMoved, Refused;
+        if (result.ChunksEvacuated > 0)
+            _log.LogInformation("compaction emptied {Evacuated} chunks, gave back {Released}, moved {Private} private and {Shared} shared pages ({Refused} refused) in {Ms:0.0} ms",
+                result.ChunksEvacuated, result.ChunksReleased, result.PrivatePagesMoved, result.SharedPagesMoved, result.MovesRefused, result.Elapsed.TotalMilliseconds);
     }
 }

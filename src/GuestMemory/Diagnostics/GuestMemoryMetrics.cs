@@ -25,6 +25,7 @@ public sealed class GuestMemoryMetrics : IDisposable
         Gauge("gmm.host.limit", "By", "Host memory the manager may use", () => gmm.MaxPages * Paging.PageSize);
         Gauge("gmm.host.chunks", "{chunk}", "Committed 2 MiB chunks", () => gmm.GetStatistics().Chunks);
         Gauge("gmm.host.chunks.minimum", "{chunk}", "Chunks the live pages need when packed", () => gmm.GetStatistics().MinimumChunks);
+        Gauge("gmm.host.chunks.in_use", "{chunk}", "Chunks holding a page in use (committed, not spare): against the minimum, the fragmentation", () => gmm.GetStatistics().ChunksInUse);
         Gauge("gmm.pages.allocated", "{page}", "Host pages in use (private and shared)", () => gmm.GetStatistics().AllocatedPages);
         Gauge("gmm.pages.shared", "{page}", "Distinct shared host pages", () => gmm.GetStatistics().SharedPages);
         Gauge("gmm.pages.duplicate", "{page}", "Guest pages that cost no host page thanks to sharing", () => gmm.GetStatistics().DuplicatePages);

@@ -142,9 +142,9 @@ public sealed unsafe partial class PageFusion
 
     private static ulong SharedEntry(ulong monitored, PageId shared) => Settled(GuestPage.WithState(monitored, GuestPageState.Shared, shared));
 
-    /// <summary>A merged or zeroed page stayed unwritten for a pass: one step less volatile, and not written to.</summary>
+    /// <summary>A merged or zeroed page stayed unwritten for a pass: one step less volatile, not written to, and no longer a page the compactor is moving.</summary>
     private static ulong Settled(ulong entry) =>
-        GuestPage.WithVolatility(entry, GuestPage.Volatility(entry) - 1) & ~GuestPage.WrittenToFlag;
+        GuestPage.WithVolatility(entry, GuestPage.Volatility(entry) - 1) & ~(GuestPage.WrittenToFlag | GuestPage.MovingFlag);
 
     private ReadOnlySpan<byte> PageSpan(PageId page) => new(_manager.Pages.PageAddress(page), Paging.PageSize);
 }

@@ -12,7 +12,7 @@ public sealed partial class PageFusion
     /// </summary>
     private const int MaxVolatility = 8;
 
-    /// <summary>Visits one segment: arms Allocated pages, examines pages that stayed unwritten.</summary>
+    /// <summary>Visits one segment: arms Allocated pages (and monitored ones written since fusion armed them), examines pages that stayed unwritten.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ScanSegment(VirtualMachine vm, MemoryRange range, RangeFusionState state, SharingTable table, int start, int end, long passNumber, ref PassCounters pass)
     {
@@ -26,7 +26,11 @@ public sealed partial class PageFusion
                     Arm(range, state, i, e, passNumber, ref pass);
                     break;
                 case GuestPageState.WriteMonitored:
-                    if (!state.IsArmed(i)) state.SetArmed(i); // armed by another layer: examine after the next grace period
+                    // Written since fusion armed it (fusion's arming clears the written-to flag, a write sets it,
+                    // other layers' armings keep it), then armed again by another layer, maybe after this
+                    // pass's wait for readers: a writer may still be copying in. Arm it afresh and wait a pass.
+                    if (GuestPage.IsWrittenTo(e)) Arm(range, state, i, e, passNumber, ref pass);
+                    else if (!state.IsArmed(i)) state.SetArmed(i); // armed by another layer: examine after the next grace period
                     else if (!state.IsHashed(i)) Examine(vm, range, state, table, i, e, ref pass);
                     break;
                 default:

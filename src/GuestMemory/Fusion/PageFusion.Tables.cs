@@ -8,12 +8,18 @@ public sealed partial class PageFusion
     private readonly Dictionary<string, SharingTable> _tables = [];
     private readonly HashSet<VirtualMachine> _indexedVms = [];
     private int _candidatesAfterPrune;
+    /// <summary>Set once the first table exists (read by the compactor's thread: before that no move needs telling).</summary>
+    private volatile bool _hasTables;
 
     /// <summary>The table of <paramref name="vm"/>'s sharing domain (created on first use).</summary>
     private SharingTable TableFor(VirtualMachine vm)
     {
         _indexedVms.Add(vm);
-        if (!_tables.TryGetValue(vm.Options.SharingDomain, out SharingTable? table)) _tables[vm.Options.SharingDomain] = table = new SharingTable();
+        if (!_tables.TryGetValue(vm.Options.SharingDomain, out SharingTable? table))
+        {
+            _tables[vm.Options.SharingDomain] = table = new SharingTable();
+            _hasTables = true;
+        }
         return table;
     }
 

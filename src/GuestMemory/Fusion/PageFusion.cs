@@ -137,7 +137,7 @@ public sealed partial class PageFusion : IDisposable
         {
             try
             {
-                RunPassCore(new FusionBudget(options, token));
+                RunPassCore(new WorkBudget(options.PagesPerSecond, options.CpuFraction, token));
             }
             catch (Exception e) when (e is GmmException or ObjectDisposedException)
             {
@@ -147,7 +147,7 @@ public sealed partial class PageFusion : IDisposable
         }
     }
 
-    private FusionPassResult RunPassCore(FusionBudget? budget)
+    private FusionPassResult RunPassCore(WorkBudget? budget)
     {
         lock (_passLock)
         {
@@ -167,13 +167,14 @@ public sealed partial class PageFusion : IDisposable
                     RangeFusionState state = _ranges.GetValue(range, r => new RangeFusionState(r.PageCount));
                     for (int start = 0; start < range.PageCount; start += SegmentPages)
                     {
+                        ApplySharedMoves(); // before any lookup, so a duplicate finds a page the compactor moved
                         int end = (int)Math.Min(range.PageCount, start + SegmentPages);
                         var segment = new PassCounters();
                         ScanSegment(vm, range, state, table, start, end, passNumber, ref segment);
                         _merges.Send(ref segment);
                         pass = pass.Plus(segment);
                         lock (_statsLock) _totals = _totals.Plus(segment);
-                        if (budget?.Throttle(pass.Examined + pass.Armed, cpuStart) == false) return Finish(pass, cpuStart);
+                        if (budget?.Throttle(pass.Examined + pass.Armed) == false) return Finish(pass, cpuStart);
                     }
                 }
             }

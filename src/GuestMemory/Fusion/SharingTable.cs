@@ -50,6 +50,13 @@ internal sealed class SharingTable
     /// <summary>Puts another candidate in a slot of the same hash (a stale one, or the private page that just became shared).</summary>
     public void Replace(int slot, Candidate candidate) => _slots[slot].Candidate = candidate;
 
+    /// <summary>Makes the candidates of <paramref name="hash"/> that name shared page <paramref name="from"/> name <paramref name="to"/> (the page moved).</summary>
+    public void Repoint(ulong hash, PageId from, PageId to)
+    {
+        for (int slot = First(hash); slot >= 0; slot = _slots[slot].Next)
+            if (_slots[slot].Candidate is { IsShared: true } c && c.Shared == from) _slots[slot].Candidate = Candidate.ForShared(to);
+    }
+
     /// <summary>Appends a candidate to its hash's chain; false (and nothing added) when the chain is full.</summary>
     public bool Add(ulong hash, Candidate candidate)
     {

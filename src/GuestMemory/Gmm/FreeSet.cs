@@ -73,6 +73,13 @@ internal sealed class FreeSet(string name)
         return _heads[BitOperations.TrailingZeroCount(_nonEmptyBins)];
     }
 
+    /// <summary>The chunk with the most free pages (a fully free one first), or null: the opposite order, for measuring placement.</summary>
+    public Chunk? Emptiest()
+    {
+        if (_nonEmptyBins == 0) return null;
+        return _heads[63 - BitOperations.LeadingZeroCount(_nonEmptyBins)];
+    }
+
     /// <summary>Every chunk that has a free page, fullest bins first (for Verify and compaction).</summary>
     public IEnumerable<Chunk> ChunksWithFreePages()
     {

@@ -23,6 +23,9 @@ public sealed record GmmOptions
     /// <summary>How far the sum of all reservations may exceed <see cref="HostMemoryLimit"/> (1.0 = no over-commit).</summary>
     public double OvercommitRatio { get; init; } = 4.0;
 
+    /// <summary>Where new pages go (internal: the benchmark's switch for measuring each placement choice).</summary>
+    internal ChunkPlacement Placement { get; init; } = ChunkPlacement.Default;
+
     internal int MaxChunks => (int)Math.Min(HostMemoryLimit / Paging.ChunkSize, PageId.MaxChunkId);
 
     internal void Validate()
@@ -33,6 +36,7 @@ public sealed record GmmOptions
             throw new GmmException(GmmError.InvalidArgument, $"SpareEmptyChunks must not be negative ({SpareEmptyChunks})");
         if (!(OvercommitRatio >= 1.0) || double.IsInfinity(OvercommitRatio))
             throw new GmmException(GmmError.InvalidArgument, $"OvercommitRatio must be a finite number >= 1 ({OvercommitRatio})");
+        ArgumentNullException.ThrowIfNull(Placement);
     }
 
     private static long DefaultHostMemory()

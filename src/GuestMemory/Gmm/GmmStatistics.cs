@@ -33,6 +33,13 @@ public sealed record GmmStatistics
     public int Vms { get; init; }
     /// <summary>Chunks that the live pages would need if they were packed densely.</summary>
     public int MinimumChunks => (int)((AllocatedPages + Paging.PagesPerChunk - 1) / Paging.PagesPerChunk);
+    /// <summary>Chunks holding at least one page in use (committed chunks that are not spare).</summary>
+    public int ChunksInUse => Chunks - SpareChunks;
+    /// <summary>The fragmentation figure: chunks in use per chunk the live pages need; 1.0 is perfectly packed (see <c>Compactor</c>).</summary>
+    public double ChunkRatio => Ratio(ChunksInUse, MinimumChunks);
+
+    /// <summary>Chunks in use per chunk needed (1 when nothing is in use, infinite when chunks hold only unplaceable pages).</summary>
+    internal static double Ratio(int inUse, int minimum) => minimum == 0 ? (inUse == 0 ? 1 : double.PositiveInfinity) : (double)inUse / minimum;
 }
 
 /// <summary>A snapshot of one VM's accounts (seed: GMMSTATS per-VM part).</summary>

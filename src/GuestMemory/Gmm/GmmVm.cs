@@ -5,7 +5,7 @@ namespace GuestMemory.Gmm;
 /// shared references, balloon accounting, policy, priority, its affinity free set and mapped chunks.
 /// Every field is guarded by the <see cref="PageManager"/> lock.
 /// </summary>
-internal sealed class GmmVm(VmHandle handle, string name)
+internal sealed class GmmVm(VmHandle handle, string name, FreeSet? commonSet = null)
 {
     public readonly VmHandle Handle = handle;
     public readonly string Name = name;
@@ -21,7 +21,8 @@ internal sealed class GmmVm(VmHandle handle, string name)
     public long RequestedDeflate;
     public OvercommitPolicy Policy;
     public VmPriority Priority;
-    public readonly FreeSet Affinity = new($"vm {handle.Value}");
+    /// <summary>The free set the VM allocates from: its own, or the one all VMs share when placement has no VM affinity.</summary>
+    public readonly FreeSet Affinity = commonSet ?? new($"vm {handle.Value}");
     public readonly HashSet<int> MappedChunks = [];
 
     public long Allocated(GmmAccount account) =>

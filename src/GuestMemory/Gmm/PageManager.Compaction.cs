@@ -1,7 +1,17 @@
+using System.Runtime.CompilerServices;
+
 namespace GuestMemory.Gmm;
 
 /// <summary>How full one chunk is, for compaction planning and the chunk map.</summary>
-public readonly record struct ChunkOccupancy(int ChunkId, int PrivatePages, int SharedPages, int FreePages, int DiscardedPages, bool SharedSet, bool Spare)
+/// <param name="ChunkId">The chunk.</param>
+/// <param name="PrivatePages">Private pages in it.</param>
+/// <param name="SharedPages">Shared pages in it.</param>
+/// <param name="FreePages">Free pages in it.</param>
+/// <param name="DiscardedPages">Free pages whose memory is already back with the host.</param>
+/// <param name="SharedSet">True when it belongs to the shared pages' set.</param>
+/// <param name="Spare">True when it is an empty chunk kept for reuse.</param>
+/// <param name="Set">The name of the free set it belongs to ("vm 3", "shared", "orphan", "common"), or "spare".</param>
+public readonly record struct ChunkOccupancy(int ChunkId, int PrivatePages, int SharedPages, int FreePages, int DiscardedPages, bool SharedSet, bool Spare, string Set)
 {
     /// <summary>Pages in use.</summary>
     public int UsedPages => PrivatePages + SharedPages;
@@ -9,6 +19,9 @@ public readonly record struct ChunkOccupancy(int ChunkId, int PrivatePages, int 
 
 /// <summary>One chunk of the chunk map: each page's state and, for private pages, its VM.</summary>
 public sealed record ChunkPicture(int ChunkId, HostPageState[] States, VmHandle[] Owners);
+
+/// <summary>A private page the compactor may move: its VM and the guest frame it backs.</summary>
+internal readonly record struct MovablePage(PageId Page, VmHandle Vm, ulong GuestFrame);
 
 public sealed partial class PageManager
 {
@@ -19,7 +32,8 @@ public sealed partial class PageManager
         {
             var spares = new HashSet<Chunk>(_spareChunks);
             return _chunks.All()
-                .Select(c => new ChunkOccupancy(c.Id, c.PrivateCount, c.SharedCount, c.FreeCount, c.DiscardedCount, c.Set == _sharedSet, spares.Contains(c)))
+                .Select(c => new ChunkOccupancy(c.Id, c.PrivateCount, c.SharedCount, c.FreeCount, c.DiscardedCount, c.Set == _sharedSet, spares.Contains(c),
+                    c.Set?.Name ?? "spare"))
                 .ToArray();
         }
     }
@@ -71,35 +85,63 @@ public sealed partial class PageManager
         }
     }
 
-    /// <summary>The pages of a chunk as the Gmm sees them now.</summary>
-    internal IReadOnlyList<(int Index, HostPageInfo Page)> GetChunkPages(int chunkId)
+    /// <summary>
+    /// Appends the pages of an evacuating chunk that can move: private base pages that back a guest
+    /// frame, and shared pages. Appends nothing once the chunk is no longer evacuating (it emptied and
+    /// went back, and its id may already name a new chunk). One lock for the whole chunk.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // rare and long: skip the unoptimised tier
+    internal void CollectMovablePages(int chunkId, List<MovablePage> privatePages, List<PageId> sharedPages)
     {
         lock (_lock)
         {
-            Chunk chunk = _chunks[chunkId] ?? throw new GmmException(GmmError.ChunkNotFound, $"chunk {chunkId} is not live");
-            var pages = new List<(int, HostPageInfo)>();
+            Chunk? chunk = _chunks[chunkId];
+            if (chunk is not { Evacuating: true }) return;
             for (int i = 0; i < Paging.PagesPerChunk; i++)
             {
-                if (PageWord.State(chunk.Pages[i]) == HostPageState.Free) continue;
-                pages.Add((i, InspectPage(PageId.From(chunkId, i))));
+                ulong word = chunk.Pages[i];
+                switch (PageWord.State(word))
+                {
+                    case HostPageState.Private when PageWord.Account(word) == GmmAccount.Base && PageWord.GuestFrame(word) != PageWord.NilGuestFrame:
+                        privatePages.Add(new MovablePage(PageId.From(chunkId, i), new VmHandle(PageWord.Vm(word)), PageWord.GuestFrame(word)));
+                        break;
+                    case HostPageState.Shared:
+                        sharedPages.Add(PageId.From(chunkId, i));
+                        break;
+                }
             }
-            return pages;
         }
     }
 
     /// <summary>
-    /// A private page for <paramref name="vm"/> to move guest frame <paramref name="guestFrame"/> into,
-    /// outside every evacuating chunk. No account check: the page it replaces is freed right after,
-    /// so for a moment the VM holds one page more than it will.
+    /// How many pages the compactor may take for <paramref name="vm"/> to move its pages into, now: within
+    /// the VM's base account (so allocated + ballooned never exceeds the reservation, even for a moment,
+    /// and a guest that balloons up to its limit is not refused because a move is under way) and within
+    /// the host limit. The page a copy replaces counts until it is freed, after readers moved on.
     /// </summary>
-    internal PageId AllocateMoveTarget(VmHandle vm, ulong guestFrame)
+    internal (long Account, long Host) MoveRoom(VmHandle vm)
+    {
+        lock (_lock) return (GetVm(vm).Headroom(GmmAccount.Base), HostRoom());
+    }
+
+    /// <summary>
+    /// Private pages for <paramref name="vm"/> to move guest pages into, one per descriptor (its guest
+    /// frame set by the caller), outside every evacuating chunk: the VM's fullest chunk first. Returns
+    /// how many were given: fewer when the VM's account or the host limit leaves no room for all
+    /// (<see cref="MoveRoom"/>).
+    /// </summary>
+    /// <exception cref="GmmException"><see cref="GmmError.HostOutOfMemory"/> when the OS refuses a new chunk and no other has room.</exception>
+    internal int AllocateMoveTargets(VmHandle vm, Span<PageDescriptor> pages)
     {
         lock (_lock)
         {
             GmmVm owner = GetVm(vm);
-            Span<PageDescriptor> one = [new PageDescriptor { GuestFrame = guestFrame }];
-            AllocatePrivate(owner, GmmAccount.Base, one);
-            return one[0].Page;
+            int granted = (int)Math.Clamp(Math.Min(owner.Headroom(GmmAccount.Base), HostRoom()), 0, pages.Length);
+            if (granted > 0) AllocatePrivate(owner, GmmAccount.Base, pages[..granted]);
+            return granted;
         }
     }
+
+    /// <summary>Pages that can still be handed out: free pages outside evacuating chunks, spares, and chunks the limit still allows.</summary>
+    private long HostRoom() => Math.Min(TotalFreePages() + (long)(_options.MaxChunks - _chunks.Count) * Paging.PagesPerChunk, MaxPages - AllocatedHostPages);
 }

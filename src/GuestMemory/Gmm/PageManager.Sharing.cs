@@ -18,8 +18,9 @@ public sealed unsafe partial class PageManager
             GmmVm owner = GetVm(vm);
             if (AllocatedHostPages + 1 > MaxPages)
                 throw new GmmException(GmmError.HitGlobalLimit, $"a new shared page would exceed the host limit of {MaxPages} pages");
-            EnsureCapacity(_sharedSet, 1);
-            Chunk chunk = NextChunk(_sharedSet);
+            FreeSet set = _options.Placement.SharedChunks ? _sharedSet : owner.Affinity;
+            EnsureCapacity(set, 1);
+            Chunk chunk = NextChunk(set);
             int index = chunk.PopFree(out _);
             chunk.Pages[index] = PageWord.Shared(1, checksum);
             chunk.SharedCount++;
@@ -32,7 +33,10 @@ public sealed unsafe partial class PageManager
     }
 
     /// <inheritdoc/>
-    public void AddSharedReference(VmHandle vm, PageId shared)
+    public void AddSharedReference(VmHandle vm, PageId shared) => AddSharedReferences(vm, shared, 1);
+
+    /// <summary>Adds <paramref name="count"/> references of <paramref name="vm"/> to a shared page at once, or none (the compactor switches many entries to one page).</summary>
+    internal void AddSharedReferences(VmHandle vm, PageId shared, int count)
     {
         lock (_lock)
         {
@@ -40,9 +44,9 @@ public sealed unsafe partial class PageManager
             (Chunk chunk, ulong word) = Find(shared);
             if (PageWord.State(word) != HostPageState.Shared) throw new GmmException(GmmError.PageNotShared, $"{shared} is not a shared page");
             uint refs = PageWord.References(word);
-            if (refs >= PageWord.MaxReferences) throw new GmmException(GmmError.InvalidArgument, $"{shared} already has the most references a page can hold");
-            chunk.Pages[shared.Index] = PageWord.Shared(refs + 1, PageWord.Checksum(word));
-            CountReference(owner, shared);
+            if (refs + (uint)count > PageWord.MaxReferences) throw new GmmException(GmmError.InvalidArgument, $"{shared} cannot hold {count} more references");
+            chunk.Pages[shared.Index] = PageWord.Shared(refs + (uint)count, PageWord.Checksum(word));
+            CountReference(owner, shared, count);
         }
     }
 
@@ -57,11 +61,11 @@ public sealed unsafe partial class PageManager
         }
     }
 
-    private void CountReference(GmmVm owner, PageId page)
+    private void CountReference(GmmVm owner, PageId page, int count = 1)
     {
-        CollectionsMarshal.GetValueRefOrAddDefault(owner.SharedRefs, page.Value, out _)++;
-        owner.SharedReferences++;
-        _sharedReferences++;
+        CollectionsMarshal.GetValueRefOrAddDefault(owner.SharedRefs, page.Value, out _) += count;
+        owner.SharedReferences += count;
+        _sharedReferences += count;
     }
 
     /// <summary>Drops one reference; the last one frees the page. The VM's map entry may already be counted down.</summary>

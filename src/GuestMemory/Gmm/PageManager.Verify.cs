@@ -103,9 +103,7 @@ public sealed partial class PageManager
 
     private void CheckSets(List<string> problems)
     {
-        var sets = new List<FreeSet> { _sharedSet, _orphanSet };
-        sets.AddRange(_vms.Where(v => v != null).Select(v => v!.Affinity));
-        foreach (FreeSet set in sets)
+        foreach (FreeSet set in AllSets())
         {
             long free = 0;
             int chunks = 0;

@@ -19,7 +19,7 @@ public sealed unsafe partial class PageManager
             if (_disposed) throw new ObjectDisposedException(nameof(PageManager));
             CheckReservationFits(reservation.Total, policy == OvercommitPolicy.NoOvercommit ? reservation.Total : 0);
             int slot = FreeVmSlot();
-            var vm = new GmmVm(new VmHandle((ushort)slot), name) { Policy = policy, Priority = priority };
+            var vm = new GmmVm(new VmHandle((ushort)slot), name, _options.Placement.VmAffinity ? null : _commonSet) { Policy = policy, Priority = priority };
             SetReservation(vm, reservation);
             _vms[slot] = vm;
             _vmCount++;
@@ -76,7 +76,7 @@ public sealed unsafe partial class PageManager
                     _privatePages--;
                     FreePrivatePage(chunk, index);
                 }
-                if (chunk.Set == owner.Affinity)
+                if (chunk.Set == owner.Affinity && chunk.Set != _commonSet)
                 {
                     // What is left here belongs to other VMs: the chunk loses its affinity.
                     owner.Affinity.Remove(chunk);

@@ -29,7 +29,9 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     private readonly GmmOptions _options;
     private readonly ChunkIdMap _chunks;
     private readonly FreeSet _sharedSet = new("shared");
-    private readonly FreeSet _orphanSet = new("orphan");
+    private readonly FreeSet _orphanSet = new(OrphanSetName);
+    /// <summary>The one free set of every VM when placement has no VM affinity (else unused).</summary>
+    private readonly FreeSet _commonSet = new("common");
     private readonly Stack<Chunk> _spareChunks = new();
     private readonly Stack<Chunk> _chunkObjectPool = new();
     private GmmVm?[] _vms = new GmmVm?[16];
@@ -45,6 +47,9 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     private long _freedChunks;
     private long _discardedPages;
     private bool _disposed;
+
+    /// <summary>The name of the set of chunks whose VM is gone (nothing is allocated there; the compactor empties them).</summary>
+    internal const string OrphanSetName = "orphan";
 
     /// <summary>Creates a manager with its own reserved host range.</summary>
     public PageManager(GmmOptions options)
@@ -224,15 +229,25 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
 
     private long TotalFreePages()
     {
-        long free = _sharedSet.FreePages + _orphanSet.FreePages + (long)_spareChunks.Count * Paging.PagesPerChunk;
-        foreach (GmmVm? vm in _vms) if (vm != null) free += vm.Affinity.FreePages;
+        long free = (long)_spareChunks.Count * Paging.PagesPerChunk;
+        foreach (FreeSet set in AllSets()) free += set.FreePages;
         return free;
+    }
+
+    /// <summary>Every free set once: shared, orphan, common, and each VM's own (when VMs have affinity).</summary>
+    private IEnumerable<FreeSet> AllSets()
+    {
+        yield return _sharedSet;
+        yield return _orphanSet;
+        yield return _commonSet;
+        if (!_options.Placement.VmAffinity) yield break;
+        foreach (GmmVm? vm in _vms) if (vm != null) yield return vm.Affinity;
     }
 
     /// <summary>The next chunk to take pages from for <paramref name="preferred"/> (capacity already ensured).</summary>
     private Chunk NextChunk(FreeSet preferred)
     {
-        Chunk? chunk = preferred.Fullest();
+        Chunk? chunk = _options.Placement.FullestFirst ? preferred.Fullest() : preferred.Emptiest();
         if (chunk != null) return chunk;
         if (_spareChunks.Count > 0)
         {
@@ -241,8 +256,8 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
             return chunk;
         }
         // The host gave no new chunk: take the fullest chunk anywhere.
-        Chunk? best = Better(_sharedSet.Fullest(), _orphanSet.Fullest());
-        foreach (GmmVm? vm in _vms) if (vm != null) best = Better(best, vm.Affinity.Fullest());
+        Chunk? best = null;
+        foreach (FreeSet set in AllSets()) best = Better(best, set.Fullest());
         return best ?? throw new InvalidOperationException("capacity was ensured but no chunk has a free page");
 
         static Chunk? Better(Chunk? a, Chunk? b) => a == null ? b : b == null ? a : a.FreeCount <= b.FreeCount ? a : b;

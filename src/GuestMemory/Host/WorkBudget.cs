@@ -1,11 +1,15 @@
 namespace GuestMemory.Host;
 
 /// <summary>
-/// Keeps a background worker within a budget of items per second and a share of one CPU: after each
-/// slice of work it sleeps as long as needed. CPU time is the worker thread's own (<see cref="ThreadCpuTime"/>).
+/// Keeps a background worker (page fusion, compaction) within a budget of items per second and a share
+/// of one CPU: after each slice of work it sleeps until the items done so far fit the item rate and
+/// the CPU time spent fits the CPU share of the wall time since the budget began. CPU time is the worker
+/// thread's own (<see cref="ThreadCpuTime"/>), so create the budget on the worker thread.
 /// </summary>
 public sealed class WorkBudget
 {
+    /// <summary>Sleep in slices of at most this long, so a stop request is noticed promptly.</summary>
+    private const int SliceMs = 100;
     private readonly int _itemsPerSecond;
     private readonly double _cpuFraction;
     private readonly CancellationToken _token;
@@ -23,14 +27,19 @@ public sealed class WorkBudget
         _token = token;
     }
 
-    /// <summary>Sleeps as needed after <paramref name="itemsDone"/> items; returns false once cancelled.</summary>
+    /// <summary>Sleeps as long as the budget requires after <paramref name="itemsDone"/> items; returns false once cancelled.</summary>
     public bool Throttle(long itemsDone)
     {
-        double wallMs = Environment.TickCount64 - _wallStart;
-        double waitMs = 0;
-        if (_itemsPerSecond > 0) waitMs = Math.Max(waitMs, itemsDone * 1000.0 / _itemsPerSecond - wallMs);
-        if (_cpuFraction < 1) waitMs = Math.Max(waitMs, (ThreadCpuTime.Now() - _cpuStart).TotalMilliseconds / _cpuFraction - wallMs);
-        if (waitMs >= 1) _token.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(Math.Min(waitMs, 1000)));
+        for (double waitMs; !_token.IsCancellationRequested && (waitMs = WaitNeeded(itemsDone)) >= 1;)
+            _token.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(Math.Min(waitMs, SliceMs)));
         return !_token.IsCancellationRequested;
+    }
+
+    private double WaitNeeded(long itemsDone)
+    {
+        double wallMs = Environment.TickCount64 - _wallStart, waitMs = 0;
+        if (_itemsPerSecond > 0) waitMs = itemsDone * 1000.0 / _itemsPerSecond - wallMs;
+        if (_cpuFraction < 1) waitMs = Math.Max(waitMs, (ThreadCpuTime.Now() - _cpuStart).TotalMilliseconds / _cpuFraction - wallMs);
+        return waitMs;
     }
 }

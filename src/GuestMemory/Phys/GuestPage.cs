@@ -35,7 +35,7 @@ public enum GuestPageType
 /// 34..32  state            35 written-to (since monitoring was armed)   36 dirty (since the last save pass)
 /// 44..37  read-mapping count     52..45 write-mapping count
 /// 56..53  volatility: a page that keeps changing is scanned only every 2^n passes
-/// 58..57  type
+/// 58..57  type           59 moving (armed by the compactor; every write clears it)
 /// </code>
 /// Entries change only under the VM's lock; lock-free readers load them with <see cref="Volatile"/>.
 /// </summary>
@@ -48,6 +48,12 @@ internal static class GuestPage
     private const ulong StateMask = 7UL << StateShift;
     public const ulong WrittenToFlag = 1UL << 35;
     public const ulong DirtyFlag = 1UL << 36;
+    /// <summary>
+    /// Set only by the compactor's arming and cleared by every write, so an entry that still carries it
+    /// has not been written since that arming, even if a write and another layer's re-arming (fusion,
+    /// live save) made it look the same again: the move's compare-and-replace cannot copy stale bytes.
+    /// </summary>
+    public const ulong MovingFlag = 1UL << 59;
     private const int ReadLockShift = 37, WriteLockShift = 45, VolatilityShift = 53, TypeShift = 57;
 
     public static ulong Make(GuestPageType type, GuestPageState state, PageId page) =>

@@ -33,6 +33,9 @@ public sealed unsafe partial class GuestPhysicalMemory
                 if (GuestPage.IsLocked(e)) throw new GmmException(GmmError.PageLocked, $"page {address:x} is mapped");
                 if (GuestPage.HasHostPage(e)) backed++;
             }
+            // Pages retired earlier (a copy-on-write, a merge) still count as this VM's until readers move
+            // on; the ones already safe go back first, or they could make a balloon that fits look too big.
+            _deferred.TryReclaim();
             _gmm.BalloonedPagesFreedLater(Vm, pageAddresses.Length, backed, completed);
             foreach (ulong address in pageAddresses)
             {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GuestMemory.Gmm;
 
 namespace GuestMemory.Phys;
@@ -52,6 +53,7 @@ public sealed unsafe partial class GuestPhysicalMemory
             default:
                 throw new GmmException(GmmError.PageBallooned, $"guest page {range.Start + ((ulong)index << Paging.PageShift):x} is in the balloon");
         }
+        next &= ~GuestPage.MovingFlag; // a write: a move armed before it must not go ahead
         Publish(ref slot, e, next);
         if (GuestPage.State(e) == GuestPageState.Shared) _deferred.Retire(Vm, GuestPage.Page(e));
         return next;
@@ -98,6 +100,7 @@ public sealed unsafe partial class GuestPhysicalMemory
     /// update happens only if the entry still equals what the sender saw and the page is not mapped; the host page it replaced is
     /// retired, so it goes back to the Gmm once no reader can hold it any more.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a batch of up to 512 updates; fusion and compaction send few, long ones
     internal void ApplyUpdates(Span<PageUpdate> updates)
     {
         if (!_lock.IsHeldByCurrentThread) throw new InvalidOperationException("page updates run under the VM lock");

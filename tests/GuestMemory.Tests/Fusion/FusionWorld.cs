@@ -1,5 +1,6 @@
 using GuestMemory.Gmm;
 using GuestMemory.Phys;
+using GuestMemory.Tests.Support;
 
 namespace GuestMemory.Tests.Fusion;
 
@@ -10,7 +11,7 @@ namespace GuestMemory.Tests.Fusion;
 /// </summary>
 internal sealed class FusionWorld : IDisposable
 {
-    private readonly Dictionary<VirtualMachine, byte[]?[]> _model = [];
+    private readonly GuestRamModel _model = new();
     private int _vmNumber;
 
     public FusionWorld(long hostMemory = 256L << 20) =>
@@ -18,7 +19,7 @@ internal sealed class FusionWorld : IDisposable
 
     public GlobalMemoryManager Gmm { get; }
 
-    public IReadOnlyCollection<VirtualMachine> Vms => _model.Keys;
+    public IReadOnlyCollection<VirtualMachine> Vms => _model.Vms;
 
     public VirtualMachine AddVm(int pages, string domain = "default", bool sharing = true)
     {
@@ -26,7 +27,7 @@ internal sealed class FusionWorld : IDisposable
         {
             Name = $"vm-{_vmNumber++}", RamSize = (long)pages << Paging.PageShift, SharingDomain = domain, PageSharing = sharing,
         });
-        _model[vm] = new byte[]?[pages];
+        _model.Add(vm, pages);
         return vm;
     }
 
@@ -37,40 +38,24 @@ internal sealed class FusionWorld : IDisposable
     }
 
     /// <summary>Writes a whole page (guest and model).</summary>
-    public void Write(VirtualMachine vm, int page, byte[] content)
-    {
-        vm.Memory.Write(Address(page), content);
-        _model[vm][page] = (byte[])content.Clone();
-    }
+    public void Write(VirtualMachine vm, int page, byte[] content) => _model.Write(vm, page, content);
 
     /// <summary>Writes a few bytes inside a page (guest and model).</summary>
     public void WriteBytes(VirtualMachine vm, int page, int offset, ReadOnlySpan<byte> bytes)
     {
         vm.Memory.Write(Address(page) + (ulong)offset, bytes);
-        byte[] model = _model[vm][page] ??= TestPages.Zero();
-        bytes.CopyTo(model.AsSpan(offset));
+        _model.SetBytes(vm, page, offset, bytes);
     }
 
     /// <summary>Tells the model what a page holds after a write that bypassed this helper (a mapping).</summary>
-    public void Expect(VirtualMachine vm, int page, byte[] content) => _model[vm][page] = (byte[])content.Clone();
+    public void Expect(VirtualMachine vm, int page, byte[] content) => _model.Set(vm, page, content);
 
-    public byte[] Expected(VirtualMachine vm, int page) => _model[vm][page] ?? TestPages.Zero();
+    public byte[] Expected(VirtualMachine vm, int page) => _model.Expected(vm, page);
 
-    public byte[] Read(VirtualMachine vm, int page)
-    {
-        var buffer = new byte[Paging.PageSize];
-        vm.Memory.Read(Address(page), buffer);
-        return buffer;
-    }
+    public byte[] Read(VirtualMachine vm, int page) => GuestRamModel.Read(vm, page);
 
     /// <summary>Reads every page of every VM and compares it with the model.</summary>
-    public void CheckContents()
-    {
-        foreach ((VirtualMachine vm, byte[]?[] pages) in _model)
-            for (int p = 0; p < pages.Length; p++)
-                if (!Read(vm, p).AsSpan().SequenceEqual(Expected(vm, p)))
-                    Assert.Fail($"{vm} page {p} ({State(vm, p)}) does not hold what was written");
-    }
+    public void CheckContents() => _model.CheckContents();
 
     /// <summary>Every byte as the model says, and the consistency check clean: the end of every scenario.</summary>
     public void CheckAll()
