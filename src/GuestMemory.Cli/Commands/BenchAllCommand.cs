@@ -23,6 +23,7 @@ internal static class BenchAllCommand
         ("fusion", ["bench", "fusion", "--json"]),
         ("balloon", ["bench", "balloon", "--json"]),
         ("state", ["bench", "state", "--json", "--no-gzip"]),
+        ("compaction", ["bench", "compaction", "--json"]),
     ];
 
     public static Command Create()

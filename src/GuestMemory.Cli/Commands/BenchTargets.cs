@@ -48,6 +48,10 @@ internal static class BenchTargets
             new("save >= 0.5 GB/s", j => N(j, "save_gbps"), v => v >= 0.5, "GB/s"),
             new("restore >= 0.5 GB/s", j => N(j, "restore_gbps"), v => v >= 0.5, "GB/s"),
         ],
+        "compaction" =>
+        [
+            new("freed memory that left the process after one compaction run >= 99%", j => N(j, "returned_pct_with"), v => v >= 99, "%"),
+        ],
         _ => [],
     };
 

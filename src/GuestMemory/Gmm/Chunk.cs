@@ -65,21 +65,4 @@ internal sealed class Chunk
         FreeHead = index;
         FreeCount++;
     }
-
-    /// <summary>Removes a specific free page from the list (used by compaction targets); O(free pages).</summary>
-    public bool TryTakeFree(int index)
-    {
-        int previous = PageWord.NilIndex;
-        for (int i = FreeHead; i != PageWord.NilIndex; previous = i, i = PageWord.NextFree(Pages[i]))
-        {
-            if (i != index) continue;
-            int next = PageWord.NextFree(Pages[i]);
-            if (previous == PageWord.NilIndex) FreeHead = next;
-            else Pages[previous] = PageWord.WithNext(Pages[previous], next);
-            if (PageWord.IsDiscarded(Pages[i])) DiscardedCount--;
-            FreeCount--;
-            return true;
-        }
-        return false;
-    }
 }

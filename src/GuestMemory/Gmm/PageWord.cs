@@ -46,8 +46,6 @@ internal static class PageWord
     public static uint Checksum(ulong word) => (uint)word;
 
     public static ulong Free(int next, bool zeroed) => (ulong)(uint)(next & NilIndex) | (zeroed ? 1UL << 10 : 0UL);
-    /// <summary>Keeps a free word's flags while relinking it (used when the list is spliced).</summary>
-    public static ulong WithNext(ulong freeWord, int next) => (freeWord & ~(ulong)NilIndex) | (uint)(next & NilIndex);
     /// <summary>A discarded page reads as zero: the host gives a fresh zero page on the next touch.</summary>
     public static ulong Discarded(ulong freeWord) => freeWord | (1UL << 10) | (1UL << 11);
     public static bool IsDiscarded(ulong word) => (word & (1UL << 11)) != 0;

@@ -41,22 +41,6 @@ public sealed class ChunkFreeListTests
     }
 
     [Fact]
-    public void A_specific_free_page_can_be_taken_out_of_the_middle_of_the_list()
-    {
-        var chunk = new Chunk();
-        chunk.Reset(id: 1, zeroed: false);
-
-        Assert.True(chunk.TryTakeFree(3));
-        Assert.True(chunk.TryTakeFree(0));
-        Assert.False(chunk.TryTakeFree(3));
-
-        Assert.Equal(Paging.PagesPerChunk - 2, chunk.FreeCount);
-        Assert.Equal(1, chunk.PopFree(out _));
-        Assert.Equal(2, chunk.PopFree(out _));
-        Assert.Equal(4, chunk.PopFree(out _));
-    }
-
-    [Fact]
     public void Empty_means_every_page_free()
     {
         var chunk = new Chunk();
