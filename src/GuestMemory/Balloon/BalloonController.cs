@@ -1,3 +1,4 @@
+using GuestMemory.Host;
 using GuestMemory.Gmm;
 using GuestMemory.Phys;
 using Microsoft.Extensions.Logging;
@@ -51,7 +52,7 @@ public sealed class BalloonController : IDisposable
         Options = options;
         _planner = new BalloonPlanner(options.IdleTaxRate);
         _log = manager.LoggerFactory.CreateLogger<BalloonController>();
-        _loop = new BackgroundLoop("gmm-balloon", LoopBody, options.Period,
+        _loop = new BackgroundLoop("gmm-balloon", _ => LoopBody(), options.Period,
             e => _log.LogError(e, "the balloon controller stopped after an unexpected error"));
         manager.RegisterBalloonController(this);
     }

@@ -1,3 +1,4 @@
+using GuestMemory.Host;
 using System.Diagnostics;
 using GuestMemory.Phys;
 
@@ -71,7 +72,7 @@ public sealed partial class SimulatedGuest : IBalloonDriver, IDisposable
         _generation = new uint[_ramPages];
         _batchFrames = new int[_options.BalloonBatchPages];
         _batchAddresses = new ulong[_options.BalloonBatchPages];
-        _loop = new BackgroundLoop($"guest {vm.Name}", RunOnce, _options.Tick, e => _fault = e);
+        _loop = new BackgroundLoop($"guest {vm.Name}", _ => RunOnce(), _options.Tick, e => _fault = e);
         lock (_guestLock) PowerOn();
         vm.Balloon.Attach(this);
     }

@@ -24,7 +24,7 @@ namespace GuestMemory.Compaction;
 /// chunk goes back to allocation at the end of the run.</para>
 /// <para><b>Threads.</b> One run at a time (<c>_runLock</c>). The compactor never changes an entry
 /// itself: it sends compare-and-replace requests, and it never waits for readers under a VM lock or
-/// inside an access section. Totals are guarded by <c>_statsLock</c>, the worker by <c>_threadLock</c>.</para>
+/// inside an access section. Totals are guarded by <c>_statsLock</c>, the worker (a <see cref="BackgroundLoop"/>) by <c>_threadLock</c>.</para>
 /// </remarks>
 public sealed class Compactor : IDisposable
 {
@@ -43,9 +43,7 @@ public sealed class Compactor : IDisposable
     private List<MovablePage>[] _byVm = [];
     private readonly List<PageId> _sharedPages = [];
     private CompactionStatistics _totals = new();
-    private Thread? _thread;
-    private CancellationTokenSource? _stop;
-    private readonly AutoResetEvent _wake = new(false);
+    private BackgroundLoop? _loop;
 
     internal Compactor(GlobalMemoryManager manager)
     {
@@ -59,7 +57,7 @@ public sealed class Compactor : IDisposable
     public CompactionStatistics Statistics { get { lock (_statsLock) return _totals; } }
 
     /// <summary>True while the background worker runs.</summary>
-    public bool IsRunning { get { lock (_threadLock) return _thread != null; } }
+    public bool IsRunning { get { lock (_threadLock) return _loop?.IsRunning == true; } }
 
     /// <summary>Test hook: runs after a batch of private pages is copied and before the switch is sent.</summary>
     internal Action<VirtualMachine>? BeforeSwitch
@@ -96,59 +94,47 @@ public sealed class Compactor : IDisposable
         options.Validate();
         lock (_threadLock)
         {
-            if (_thread != null) throw new InvalidOperationException("the compactor is already running");
-            _stop = new CancellationTokenSource();
-            CancellationToken token = _stop.Token;
-            _thread = new Thread(() => Loop(options, token)) { IsBackground = true, Name = "gmm-compactor" };
-            _thread.Start();
+            if (_loop?.IsRunning == true) throw new InvalidOperationException("the compactor is already running");
+            _loop?.Dispose();
+            _loop = new BackgroundLoop("gmm-compactor", token => BackgroundRun(options, token), options.Interval,
+                e => _log.LogError(e, "the compactor stopped after an unexpected error"), idlePriority: true);
+            _loop.Start();
         }
     }
 
     /// <summary>Stops the background worker and waits for it.</summary>
     public void Stop()
     {
-        Thread? thread;
-        CancellationTokenSource? stop;
-        lock (_threadLock)
-        {
-            (thread, stop) = (_thread, _stop);
-            stop?.Cancel();
-            (_thread, _stop) = (null, null);
-        }
-        thread?.Join();
-        stop?.Dispose();
+        BackgroundLoop? loop;
+        lock (_threadLock) (loop, _loop) = (_loop, null);
+        loop?.Dispose();
     }
 
     /// <summary>Stops the worker.</summary>
-    public void Dispose()
-    {
-        Stop();
-        _wake.Dispose();
-    }
+    public void Dispose() => Stop();
 
     /// <summary>A VM went away: its chunks may now be sparse. Wakes the worker, or compacts now if none runs.</summary>
     internal void OnVmDestroyed()
     {
-        if (IsRunning) _wake.Set();
+        BackgroundLoop? loop;
+        lock (_threadLock) loop = _loop;
+        if (loop?.IsRunning == true) loop.Wake();
         else Run();
     }
 
-    private void Loop(CompactionOptions options, CancellationToken token)
+    /// <summary>One look of the background worker: compacts within its budget when enough chunks are in excess.</summary>
+    private bool BackgroundRun(CompactionOptions options, CancellationToken token)
     {
-        IdleScheduling.MakeCurrentThreadIdle();
-        while (!token.IsCancellationRequested)
+        try
         {
-            try
-            {
-                if (MeasureFragmentation().ExcessChunks >= options.MinimumExcessChunks)
-                    RunCore(options, new WorkBudget(options.PagesPerSecond, options.CpuFraction, token));
-            }
-            catch (Exception e) when (e is GmmException or ObjectDisposedException)
-            {
-                _log.LogWarning(e, "compaction run failed; retrying after the interval");
-            }
-            WaitHandle.WaitAny([token.WaitHandle, _wake], options.Interval);
+            if (MeasureFragmentation().ExcessChunks >= options.MinimumExcessChunks)
+                RunCore(options, new WorkBudget(options.PagesPerSecond, options.CpuFraction, token));
         }
+        catch (Exception e) when (e is GmmException or ObjectDisposedException)
+        {
+            _log.LogWarning(e, "compaction run failed; retrying after the interval");
+        }
+        return false;
     }
 
     private CompactionResult RunCore(CompactionOptions options, WorkBudget? budget)

@@ -45,8 +45,7 @@ public sealed partial class PageFusion : IDisposable
     private PassCounters _totals;
     private long _passes;
     private long _cpuTicks;
-    private Thread? _thread;
-    private CancellationTokenSource? _stop;
+    private BackgroundLoop? _loop;
 
     internal PageFusion(GlobalMemoryManager manager)
     {
@@ -57,7 +56,7 @@ public sealed partial class PageFusion : IDisposable
     }
 
     /// <summary>True while the background scanner runs.</summary>
-    public bool IsRunning { get { lock (_threadLock) return _thread != null; } }
+    public bool IsRunning { get { lock (_threadLock) return _loop?.IsRunning == true; } }
 
     /// <summary>Running totals, updated after every segment of 512 pages.</summary>
     public FusionStatistics Statistics
@@ -104,47 +103,37 @@ public sealed partial class PageFusion : IDisposable
         options.Validate();
         lock (_threadLock)
         {
-            if (_thread != null) throw new InvalidOperationException("page fusion is already running");
-            _stop = new CancellationTokenSource();
-            CancellationToken token = _stop.Token;
-            _thread = new Thread(() => Loop(options, token)) { IsBackground = true, Name = "gmm-fusion" };
-            _thread.Start();
+            if (_loop?.IsRunning == true) throw new InvalidOperationException("page fusion is already running");
+            _loop?.Dispose();
+            _loop = new BackgroundLoop("gmm-fusion", token => BackgroundPass(options, token), options.PassInterval,
+                e => _log.LogError(e, "page fusion stopped after an unexpected error"), options.IdlePriority);
+            _loop.Start();
         }
     }
 
     /// <summary>Stops the background scanner and waits for it to finish its current segment.</summary>
     public void Stop()
     {
-        Thread? thread;
-        CancellationTokenSource? stop;
-        lock (_threadLock)
-        {
-            (thread, stop) = (_thread, _stop);
-            stop?.Cancel();
-            (_thread, _stop) = (null, null);
-        }
-        thread?.Join();
-        stop?.Dispose();
+        BackgroundLoop? loop;
+        lock (_threadLock) (loop, _loop) = (_loop, null);
+        loop?.Dispose();
     }
 
     /// <summary>Stops the scanner.</summary>
     public void Dispose() => Stop();
 
-    private void Loop(FusionOptions options, CancellationToken token)
+    /// <summary>One pass of the background scanner within its budget; a failed pass is logged and retried later.</summary>
+    private bool BackgroundPass(FusionOptions options, CancellationToken token)
     {
-        if (options.IdlePriority) IdleScheduling.MakeCurrentThreadIdle();
-        while (!token.IsCancellationRequested)
+        try
         {
-            try
-            {
-                RunPassCore(new WorkBudget(options.PagesPerSecond, options.CpuFraction, token));
-            }
-            catch (Exception e) when (e is GmmException or ObjectDisposedException)
-            {
-                _log.LogWarning(e, "page fusion pass failed; retrying after the pass interval");
-            }
-            token.WaitHandle.WaitOne(options.PassInterval);
+            RunPassCore(new WorkBudget(options.PagesPerSecond, options.CpuFraction, token));
         }
+        catch (Exception e) when (e is GmmException or ObjectDisposedException)
+        {
+            _log.LogWarning(e, "page fusion pass failed; retrying after the pass interval");
+        }
+        return false;
     }
 
     private FusionPassResult RunPassCore(WorkBudget? budget)

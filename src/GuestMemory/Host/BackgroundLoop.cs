@@ -1,16 +1,18 @@
-namespace GuestMemory.Balloon;
+namespace GuestMemory.Host;
 
 /// <summary>
 /// A named background thread that runs a body again and again: at once when the body says there is
-/// more to do, else after <c>interval</c> or as soon as someone calls <see cref="Wake"/>. Used by the
-/// balloon controller (its period) and by simulated guests (their tick).
+/// more to do, else after <c>interval</c> or as soon as someone calls <see cref="Wake"/>. Every worker
+/// of the library runs on one: page fusion and the compactor (at idle priority), the balloon
+/// controller (its period) and simulated guests (their tick). The body gets the stop token, so long
+/// work can end early.
 /// </summary>
 /// <remarks>
 /// <c>_lock</c> guards the thread and its stop token. An exception escaping the body ends the thread
 /// and goes to <c>onFault</c>: a background loop must not kill the process, and its owner decides
 /// what a fault means.
 /// </remarks>
-internal sealed class BackgroundLoop(string name, Func<bool> body, TimeSpan interval, Action<Exception> onFault) : IDisposable
+internal sealed class BackgroundLoop(string name, Func<CancellationToken, bool> body, TimeSpan interval, Action<Exception> onFault, bool idlePriority = false) : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly AutoResetEvent _wake = new(false);
@@ -59,10 +61,11 @@ internal sealed class BackgroundLoop(string name, Func<bool> body, TimeSpan inte
 
     private void Run(CancellationToken token)
     {
+        if (idlePriority) IdleScheduling.MakeCurrentThreadIdle();
         try
         {
             while (!token.IsCancellationRequested)
-                if (!body()) WaitHandle.WaitAny([token.WaitHandle, _wake], interval);
+                if (!body(token)) WaitHandle.WaitAny([token.WaitHandle, _wake], interval);
         }
         catch (Exception e)
         {
