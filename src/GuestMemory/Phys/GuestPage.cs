@@ -48,6 +48,12 @@ internal static class GuestPage
     private const ulong StateMask = 7UL << StateShift;
     public const ulong WrittenToFlag = 1UL << 35;
     public const ulong DirtyFlag = 1UL << 36;
+
+    /// <summary>
+    /// Not an entry: in a staged image (a mirror's incremental checkpoint), "keep the VM's entry for this
+    /// page". Its state bits (7) are no state, so it names no host page and no state counts it.
+    /// </summary>
+    public const ulong Unchanged = ulong.MaxValue;
     private const int ReadLockShift = 37, WriteLockShift = 45, VolatilityShift = 53, TypeShift = 57;
 
     public static ulong Make(GuestPageType type, GuestPageState state, PageId page) =>

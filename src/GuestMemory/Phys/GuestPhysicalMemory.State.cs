@@ -32,18 +32,18 @@ public sealed unsafe partial class GuestPhysicalMemory
     internal bool ChangeBaseReservation(long pages) => GrowReservation(pages);
 
     /// <summary>
-    /// Replaces every RAM and ROM entry with its staged entry in one step under the VM lock, then gives
-    /// the host pages the old entries used back once readers have moved on (seed: freeing at restore).
-    /// <paramref name="beforePublish"/> runs under the lock first, with the change in ballooned pages; it
-    /// does the fallible Gmm accounting, so if it throws no entry has changed.
+    /// Replaces every RAM and ROM entry with its staged entry in one step under the VM lock (a staged
+    /// <see cref="GuestPage.Unchanged"/> keeps the entry), then gives the host pages the old entries used
+    /// back once readers have moved on (seed: freeing at restore). <paramref name="beforePublish"/> runs under
+    /// the lock first, with the change in ballooned pages; it does the fallible Gmm accounting, so if it
+    /// throws no entry has changed.
     /// </summary>
     /// <param name="ranges">The range array the image was staged against; any registration since is a layout change.</param>
     /// <param name="staged">One array per range in <paramref name="ranges"/> (empty for MMIO), in <see cref="GuestPage"/> format.</param>
-    /// <param name="ballooned">Ballooned pages in the staged image.</param>
-    /// <param name="beforePublish">Called with (staged ballooned - current ballooned) pages.</param>
+    /// <param name="beforePublish">Called with (ballooned pages after - ballooned pages now).</param>
     /// <exception cref="GmmException"><see cref="GmmError.VmDestroyed"/>, <see cref="GmmError.StateLayoutMismatch"/>,
     /// <see cref="GmmError.PageLocked"/> while a page is mapped, or what <paramref name="beforePublish"/> throws: nothing changed.</exception>
-    internal void CommitRestore(MemoryRange[] ranges, ulong[][] staged, long ballooned, Action<long> beforePublish)
+    internal void CommitRestore(MemoryRange[] ranges, ulong[][] staged, Action<long> beforePublish)
     {
         using (_lock.Enter())
         {
@@ -51,12 +51,13 @@ public sealed unsafe partial class GuestPhysicalMemory
             if (!ReferenceEquals(_ranges, ranges))
                 throw new GmmException(GmmError.StateLayoutMismatch, "ranges were registered while the saved state was being read");
             ThrowIfAnyMapped();
-            beforePublish(ballooned - _stateCounts[(int)GuestPageState.Ballooned]);
+            beforePublish(BalloonChange(ranges, staged));
             for (int r = 0; r < ranges.Length; r++)
             {
                 ulong[] entries = ranges[r].Entries;
                 for (int i = 0; i < entries.Length; i++)
                 {
+                    if (staged[r][i] == GuestPage.Unchanged) continue;
                     ulong old = entries[i];
                     // Every page was rewritten: dirty for a live save or migration that tracks this VM.
                     Publish(ref entries[i], old, staged[r][i] | GuestPage.DirtyFlag);
@@ -66,5 +67,22 @@ public sealed unsafe partial class GuestPhysicalMemory
             FlushRetired(); // the old pages stop backing their frames in the Gmm, then wait for readers
         }
         GiveBackNow();
+    }
+
+    /// <summary>Under the lock: how many more pages the balloon holds once the staged entries replace the current ones.</summary>
+    private static long BalloonChange(MemoryRange[] ranges, ulong[][] staged)
+    {
+        long change = 0;
+        for (int r = 0; r < ranges.Length; r++)
+        {
+            ulong[] entries = ranges[r].Entries;
+            for (int i = 0; i < entries.Length; i++)
+            {
+                if (staged[r][i] == GuestPage.Unchanged) continue;
+                if (GuestPage.State(staged[r][i]) == GuestPageState.Ballooned) change++;
+                if (GuestPage.State(entries[i]) == GuestPageState.Ballooned) change--;
+            }
+        }
+        return change;
     }
 }

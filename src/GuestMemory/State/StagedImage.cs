@@ -31,14 +31,20 @@ internal sealed class StagedImage
     private readonly StagedContents _contents;
     private bool _committed;
 
-    public StagedImage(VirtualMachine vm, MemoryRange[] ranges, ReservationLease lease)
+    /// <param name="vm">The VM the image is for (its base account pays for the staged pages).</param>
+    /// <param name="ranges">The VM's range array the image is staged against.</param>
+    /// <param name="lease">Raises the VM's reservation where the staged pages need it.</param>
+    /// <param name="incremental">True for a migration mirror's later checkpoint: a page no record changes keeps the
+    /// VM's own entry at <see cref="Commit"/> (its staged entry is <see cref="GuestPage.Unchanged"/>).</param>
+    public StagedImage(VirtualMachine vm, MemoryRange[] ranges, ReservationLease lease, bool incremental = false)
     {
         _vm = vm;
         _gmm = vm.Manager.Pages;
         _lease = lease;
         _ranges = ranges;
         _entries = ranges.Select(r => new ulong[r.Entries.Length]).ToArray();
-        _cursor = new PageCursor(ranges, _entries);
+        if (incremental) foreach (ulong[] entries in _entries) entries.AsSpan().Fill(GuestPage.Unchanged);
+        _cursor = new PageCursor(ranges, _entries, incremental);
         // At most one staged page per guest page is in use at a time, and the pool grows only when none is free.
         _pool = new StagingPool(vm, lease, limit: _cursor.Pages + StagingPool.GrowthBatch);
         _contents = new StagedContents(vm);
@@ -85,6 +91,39 @@ internal sealed class StagedImage
         }
     }
 
+    /// <summary>
+    /// A migration CONTENT_REF: the next page references <paramref name="shared"/>, a shared page the receiver
+    /// holds a reference to (this takes the page's own).
+    /// </summary>
+    public void ApplyReference(PageId shared)
+    {
+        ref ulong slot = ref _cursor.Next(RecordType.ContentRef, GuestPageType.Ram, out _);
+        Reference(ref slot, shared);
+    }
+
+    /// <summary>The bytes staged for the RAM page at <paramref name="position"/> when it holds a private staged page; else empty.</summary>
+    public ReadOnlySpan<byte> StagedContent(ulong position)
+    {
+        ulong e = _cursor.RamSlotAt(position);
+        return GuestPage.State(e) == GuestPageState.Allocated ? _gmm.Host.PageSpan(GuestPage.Page(e)) : default;
+    }
+
+    /// <summary>
+    /// Moves the private page staged at <paramref name="position"/> onto a new shared page (one reference,
+    /// the page's own) and returns it, so that a migration DUPLICATE can reference the content instead of
+    /// storing it again. The caller checked <see cref="StagedContent"/>; the private page goes back to the pool.
+    /// </summary>
+    /// <exception cref="GmmException"><see cref="GmmError.HitGlobalLimit"/> when the host has no page for it.</exception>
+    public PageId ShareStaged(ulong position, uint checksum)
+    {
+        ref ulong slot = ref _cursor.RamSlotAt(position);
+        PageId shared = _gmm.AllocateSharedPage(_vm.Handle, checksum);
+        _gmm.Host.PageSpan(GuestPage.Page(slot)).CopyTo(_gmm.Host.PageSpan(shared));
+        Release(ref slot);
+        slot = GuestPage.Make(GuestPageType.Ram, GuestPageState.Shared, shared);
+        return shared;
+    }
+
     /// <summary>Checks END against the staged image: every page covered, and the declared figures.</summary>
     public void CheckEnd(StateEnd end)
     {
@@ -104,7 +143,7 @@ internal sealed class StagedImage
         _pool.FreeUnused();
         _contents.Release();
         PageDescriptor[] frames = StagedFrames();
-        _vm.Memory.CommitRestore(_ranges, _entries, Figures().Ballooned, balloonDelta => SettleAccounts(frames, balloonDelta));
+        _vm.Memory.CommitRestore(_ranges, _entries, balloonDelta => SettleAccounts(frames, balloonDelta));
         _committed = true;
     }
 
