@@ -7,12 +7,13 @@ internal struct ImageFigures
 {
     public long Private, Shared, Zero, Ballooned;
 
-    public static ImageFigures Of(ulong[][] entries)
+    /// <summary>The figures of staged <paramref name="entries"/>; an <see cref="GuestPage.Unchanged"/> entry counts as the VM's own entry in <paramref name="ranges"/>.</summary>
+    public static ImageFigures Of(ulong[][] entries, MemoryRange[] ranges)
     {
         var f = new ImageFigures();
-        foreach (ulong[] range in entries)
-            foreach (ulong e in range)
-                f.Add(GuestPage.State(e));
+        for (int r = 0; r < entries.Length; r++)
+            for (int i = 0; i < entries[r].Length; i++)
+                f.Add(GuestPage.State(entries[r][i] == GuestPage.Unchanged ? GuestPhysicalMemory.ReadEntry(ranges[r], i) : entries[r][i]));
         return f;
     }
 

@@ -124,6 +124,9 @@ internal sealed class StagedImage
         return shared;
     }
 
+    /// <summary>Checks that the current pass covered every page (a migration's PASS_END).</summary>
+    public void CheckPassComplete() => _cursor.CheckComplete();
+
     /// <summary>Checks END against the staged image: every page covered, and the declared figures.</summary>
     public void CheckEnd(StateEnd end)
     {
@@ -261,5 +264,6 @@ internal sealed class StagedImage
         return frames.ToArray();
     }
 
-    private ImageFigures Figures() => ImageFigures.Of(_entries);
+    /// <summary>How the image's pages are backed once committed (a page the image keeps as it is counts as the VM's page).</summary>
+    public ImageFigures Figures() => ImageFigures.Of(_entries, _ranges);
 }
