@@ -33,9 +33,12 @@ internal sealed class MigrationHosts : IDisposable
     public Task<ReceivedVm> ReceiveOne(IncomingOptions? options = null) =>
         Task.Run(() =>
         {
-            using NetworkStream connection = _endpoint.Accept();
+            using NetworkStream connection = Accept();
             return Target.Gmm.ReceiveVm(connection, options ?? TargetOptions);
         });
+
+    /// <summary>The target's end of the next connection to the listener.</summary>
+    public NetworkStream Accept() => _endpoint.Accept();
 
     /// <summary>The source's end of a new connection to the target's listener (or to <paramref name="port"/>, a proxy in front of it).</summary>
     public NetworkStream Connect(int? port = null) => MigrationEndpoint.Connect("127.0.0.1", port ?? _endpoint.Port);
