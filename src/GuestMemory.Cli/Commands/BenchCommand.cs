@@ -13,6 +13,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(BenchFusionCommand.Create());
         bench.Subcommands.Add(BenchAllocCommand.Create());
         bench.Subcommands.Add(BenchMicroCommand.Create());
+        bench.Subcommands.Add(BenchMigrateCommand.Create());
         bench.Subcommands.Add(BenchStateCommand.Create());
         return bench;
     }

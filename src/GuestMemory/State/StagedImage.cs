@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using GuestMemory.Fusion;
 using GuestMemory.Gmm;
 using GuestMemory.Phys;
@@ -145,8 +147,17 @@ internal sealed class StagedImage
     {
         _pool.FreeUnused();
         _contents.Release();
-        PageDescriptor[] frames = StagedFrames();
-        _vm.Memory.CommitRestore(_ranges, _entries, balloonDelta => SettleAccounts(frames, balloonDelta));
+        // Pooled: a migration commits inside the guest's downtime, where a large allocation could start a full GC.
+        PageDescriptor[] frames = ArrayPool<PageDescriptor>.Shared.Rent((int)Math.Min(Array.MaxLength, Math.Max(1, _pool.AllocatedUpFront + _pool.AllocatedLater)));
+        try
+        {
+            int count = StagedFrames(frames);
+            _vm.Memory.CommitRestore(_ranges, _entries, balloonDelta => SettleAccounts(frames.AsSpan(0, count), balloonDelta));
+        }
+        finally
+        {
+            ArrayPool<PageDescriptor>.Shared.Return(frames);
+        }
         _committed = true;
     }
 
@@ -155,10 +166,10 @@ internal sealed class StagedImage
     /// handy-page call with no new pages is the Gmm's "these pages now back these frames"), and moves the
     /// VM's balloon count to the image's, raising the reservation first if the balloon needs room.
     /// </summary>
-    private void SettleAccounts(PageDescriptor[] frames, long balloonDelta)
+    private void SettleAccounts(ReadOnlySpan<PageDescriptor> frames, long balloonDelta)
     {
         for (int done = 0; done < frames.Length; done += 4096)
-            _gmm.AllocateHandyPages(_vm.Handle, frames.AsSpan(done, Math.Min(4096, frames.Length - done)), Span<PageDescriptor>.Empty);
+            _gmm.AllocateHandyPages(_vm.Handle, frames.Slice(done, Math.Min(4096, frames.Length - done)), Span<PageDescriptor>.Empty);
         if (balloonDelta > 0)
         {
             _lease.EnsureHeadroom(balloonDelta);
@@ -254,14 +265,16 @@ internal sealed class StagedImage
         else if (GuestPage.State(e) == GuestPageState.Shared) _gmm.FreePages(_vm.Handle, GmmAccount.Base, [GuestPage.Page(e)]);
     }
 
-    private PageDescriptor[] StagedFrames()
+    /// <summary>Writes the guest frame of every staged private page into <paramref name="frames"/> (one per page the pool handed out at most); returns how many.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // inside a migration's downtime: no unoptimised tier
+    private int StagedFrames(PageDescriptor[] frames)
     {
-        var frames = new List<PageDescriptor>();
+        int count = 0;
         for (int r = 0; r < _ranges.Length; r++)
             for (int i = 0; i < _entries[r].Length; i++)
                 if (GuestPage.State(_entries[r][i]) == GuestPageState.Allocated)
-                    frames.Add(new PageDescriptor { Page = GuestPage.Page(_entries[r][i]), GuestFrame = (_ranges[r].Start >> Paging.PageShift) + (ulong)i });
-        return frames.ToArray();
+                    frames[count++] = new PageDescriptor { Page = GuestPage.Page(_entries[r][i]), GuestFrame = (_ranges[r].Start >> Paging.PageShift) + (ulong)i };
+        return count;
     }
 
     /// <summary>How the image's pages are backed once committed (a page the image keeps as it is counts as the VM's page).</summary>

@@ -110,6 +110,26 @@ public sealed class ContentReferenceTests
     }
 
     [Fact]
+    public async Task APageRewrittenWithTheSameBytesIsNotSentAgain()
+    {
+        using var hosts = new MigrationHosts();
+        VirtualMachine vm = hosts.Source.NewVm("moving");
+        WritePages(vm, first: 0, Unique, seed: 20_000);
+        var rewrite = new ProgressCallback(p =>
+        {
+            if (p.Pass == 1) WritePages(vm, first: 0, 5, seed: 20_000); // dirty again, same bytes
+        });
+        Task<ReceivedVm> target = hosts.ReceiveOne();
+
+        MoveReport report = vm.MoveTo(hosts.Connect(), () => { }, () => { }, Options with { MaxDowntime = TimeSpan.FromTicks(1) }, rewrite);
+        await target;
+
+        Assert.Equal(5, report.Passes[1].PagesTaken);
+        Assert.Equal(0, report.Passes[1].PagesWithData);
+        hosts.Verify();
+    }
+
+    [Fact]
     public async Task ZeroAndBalloonedPagesCostAFewBytesPerRun()
     {
         using var hosts = new MigrationHosts(sourceMib: 64, targetMib: 64);

@@ -34,7 +34,7 @@ internal sealed class FaultRun : IDisposable
     {
         Task<ReceivedVm> target = _hosts.ReceiveOne();
         var options = MigrationHosts.SourceOptions with { MaxDowntime = TimeSpan.FromTicks(1) };
-        var progress = new Progress(this);
+        var progress = new ProgressCallback(AfterPass);
         GmmException source = Assert.Throws<GmmException>(() =>
             _vm.MoveTo(_hosts.Connect(_proxy.Port), Pause, () => _resumes++, options, progress));
         TargetError = await Assert.ThrowsAsync<GmmException>(() => target);
@@ -77,11 +77,6 @@ internal sealed class FaultRun : IDisposable
     {
         for (int page = firstPage; page < firstPage + DirtiedPages; page++) _vm.Memory.Write(GuestContent.Address(page), StateTestHost.Bytes(Paging.PageSize, 900 + page));
         _before = VmState.Of(_vm);
-    }
-
-    private sealed class Progress(FaultRun run) : IProgress<MigrationProgress>
-    {
-        public void Report(MigrationProgress value) => run.AfterPass(value);
     }
 }
 

@@ -7,7 +7,8 @@ namespace GuestMemory.Migration.Source;
 /// Turns batches into frames in two steps, so that the target's answer to one batch's hash query can
 /// travel while the next batch is read: <see cref="Prepare"/> keys every RAM page with data and asks the
 /// target about the contents neither side has settled yet; <see cref="Finish"/> takes the answer and
-/// writes each page as CONTENT_REF (the target holds it), DUPLICATE (sent earlier in this image) or RAW.
+/// writes each page as SKIP (its staged copy on the target already has this content), CONTENT_REF (the
+/// target holds it), DUPLICATE (sent earlier in this image for another page) or RAW.
 /// </summary>
 /// <remarks>
 /// The choice is made at <see cref="Finish"/>, in page order, from what is known then: a content the
@@ -28,8 +29,12 @@ internal sealed class BatchSender(MigrationConnection connection, StateWriter pa
         return records;
     }
 
-    /// <summary>Keys the batch's RAM pages and sends the hash query for the contents the target may hold.</summary>
-    public void Prepare(PageBatch batch)
+    /// <summary>
+    /// Keys the batch's RAM pages and, when <paramref name="ask"/>, sends the hash query for the contents
+    /// the target may hold (a move's final pass does not ask: its pages are what the guest just wrote, rarely
+    /// held elsewhere, and a round trip there is downtime).
+    /// </summary>
+    public void Prepare(PageBatch batch, bool ask)
     {
         if (!references) return;
         _asked.Clear();
@@ -40,6 +45,7 @@ internal sealed class BatchSender(MigrationConnection connection, StateWriter pa
             batch.Keys[slot] = key;
             if (!contents.IsHeld(key) && !contents.TryStagedAt(key, out _) && _asked.Add(key)) batch.Query.Add(key);
         }
+        if (!ask) batch.Query.Clear();
         if (batch.Query.Count == 0) return;
         batch.QueryNumber = _queries++;
         HashQuery.WriteQuery(connection.Payload(), batch.QueryNumber, CollectionsMarshal.AsSpan(batch.Query));
@@ -101,7 +107,12 @@ internal sealed class BatchSender(MigrationConnection connection, StateWriter pa
         }
         ContentKey key = batch.Keys[slot];
         key.WriteTo(_fields);
-        if (contents.IsHeld(key))
+        if (contents.StillHolds(position, key))
+        {
+            pages.Run(RecordType.Skip, 1);
+            _records.Skipped++;
+        }
+        else if (contents.IsHeld(key))
         {
             pages.Fields(RecordType.ContentRef, _fields.AsSpan(0, RecordParser.ContentRefFieldBytes));
             _records.References++;

@@ -74,7 +74,7 @@ internal sealed class ImageSender : IDisposable
     {
         long start = Stopwatch.GetTimestamp(), bytes = _connection.Stream.BytesWritten;
         long armed = Arm();
-        Pipeline(LiveBatches());
+        Pipeline(LiveBatches(), ask: !final);
         return EndPass(final, armed, start, bytes);
     }
 
@@ -98,7 +98,7 @@ internal sealed class ImageSender : IDisposable
     public PassReport SendBuffered(BufferedPass pass, bool final)
     {
         long bytes = _connection.Stream.BytesWritten;
-        Pipeline(pass.Batches);
+        Pipeline(pass.Batches, ask: true);
         return EndPass(final, pass.Armed, pass.Start, bytes);
     }
 
@@ -126,12 +126,12 @@ internal sealed class ImageSender : IDisposable
     }
 
     /// <summary>Prepares batches ahead and finishes them in order; every batch goes back to the spares.</summary>
-    private void Pipeline(IEnumerable<PageBatch> batches)
+    private void Pipeline(IEnumerable<PageBatch> batches, bool ask)
     {
         var inFlight = new Queue<PageBatch>(Depth + 1);
         foreach (PageBatch batch in batches)
         {
-            _sender.Prepare(batch);
+            _sender.Prepare(batch, ask);
             inFlight.Enqueue(batch);
             if (inFlight.Count > Depth) FinishOne(inFlight);
         }

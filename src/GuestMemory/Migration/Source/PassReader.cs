@@ -58,39 +58,48 @@ internal sealed class PassReader(HostMemory host, MemoryRange[] ranges, DirtyPag
     /// <summary>Reads one page into the batch; returns what it is sent as.</summary>
     private PageClass Read(PageBatch batch, MemoryRange range, int index)
     {
-        int slot = -1;
-        AccessEpoch.Section section = AccessEpoch.Enter();
-        try
+        ulong e = GuestPhysicalMemory.ReadEntry(range, index);
+        if (range.Type == GuestPageType.Ram && !GuestPage.HasHostPage(e))
         {
-            ulong e = GuestPhysicalMemory.ReadEntry(range, index);
-            if (range.Type == GuestPageType.Rom || GuestPage.HasHostPage(e))
-            {
-                slot = batch.TakeSlot();
-                PageClassifier.Content(host, e).CopyTo(batch.Copy(slot));
-            }
-            else if (GuestPage.State(e) == GuestPageState.Ballooned)
-            {
-                batch.Run(RecordType.Ballooned, 1);
-                return PageClass.Ballooned;
-            }
+            // Zero or ballooned: the entry says it all, no page to read (and no access section needed).
+            bool ballooned = GuestPage.State(e) == GuestPageState.Ballooned;
+            batch.Run(ballooned ? RecordType.Ballooned : RecordType.Zero, 1);
+            return ballooned ? PageClass.Ballooned : PageClass.Zero;
         }
-        finally
-        {
-            section.Exit();
-        }
+        int slot = batch.TakeSlot();
+        bool copied = Copy(range, index, batch.Copy(slot));
         if (range.Type == GuestPageType.Rom)
         {
             batch.Page(slot, RecordType.Rom);
             return PageClass.Rom;
         }
-        if (slot >= 0 && !PageContent.IsZero(batch.Copy(slot)))
+        if (copied && !PageContent.IsZero(batch.Copy(slot)))
         {
             batch.Page(slot, RecordType.Raw);
             return PageClass.Raw;
         }
-        if (slot >= 0) batch.ReturnSlot();
+        batch.ReturnSlot();
+        // Not copied: the page lost its host page since the entry was read (zeroed by fusion, ballooned): sent as zero,
+        // and sent again next pass if it is ballooned now (the tracker compares what it was sent as).
         batch.Run(RecordType.Zero, 1);
         return PageClass.Zero;
+    }
+
+    /// <summary>Copies the page's bytes inside an access section; false when it has no host page any more.</summary>
+    private bool Copy(MemoryRange range, int index, Span<byte> destination)
+    {
+        AccessEpoch.Section section = AccessEpoch.Enter();
+        try
+        {
+            ulong e = GuestPhysicalMemory.ReadEntry(range, index);
+            if (!GuestPage.HasHostPage(e)) return false;
+            PageClassifier.Content(host, e).CopyTo(destination);
+            return true;
+        }
+        finally
+        {
+            section.Exit();
+        }
     }
 
     private void Advance(int pages)

@@ -11,7 +11,8 @@ namespace GuestMemory.Migration.Source;
 /// the target moves the staged page onto a shared page that both then use (it becomes held).</item>
 /// </list>
 /// A position sent again (any record but SKIP) no longer holds its old content on the target, so it is
-/// forgotten as the source of its old key: both sides stay in step without any message about it.
+/// forgotten as the source of its old key: both sides stay in step without any message about it. A
+/// page sent again with the content its own staged copy already has is skipped.
 /// </summary>
 /// <remarks>One per image (a move, or one mirror checkpoint); the session's thread uses it.</remarks>
 internal sealed class SentContents(long pages)
@@ -26,6 +27,13 @@ internal sealed class SentContents(long pages)
 
     /// <summary>The target holds the content from now on (a query was answered "held", or a DUPLICATE was sent).</summary>
     public void Held(ContentKey key) => _held.Add(key);
+
+    /// <summary>
+    /// True when page <paramref name="position"/> was sent as RAW with this very content and not sent
+    /// again since: the target's staged page already is what the page holds (the guest rewrote it with the
+    /// same bytes, or wrote it after it was armed but before it was read), so it can be skipped.
+    /// </summary>
+    public bool StillHolds(ulong position, ContentKey key) => _keyAt.TryGetValue(position, out ContentKey held) && held == key;
 
     /// <summary>Where a page with this content was sent as RAW in this image and is still staged, if anywhere.</summary>
     public bool TryStagedAt(ContentKey key, out ulong position) => _stagedAt.TryGetValue(key, out position);

@@ -69,7 +69,10 @@ internal sealed class IncomingImage
         _finalEnded = end.Final;
     }
 
-    /// <summary>Checks the image's figures and swaps it in; the table lets go of its references.</summary>
+    /// <summary>
+    /// Checks the image's figures and swaps it in. The table and the reservation lease are given back by
+    /// <see cref="ReleaseHeld"/>, after the source has been answered: that work is not part of the guest's downtime.
+    /// </summary>
     public void Commit(CommitRequest commit)
     {
         if (!_finalEnded || commit.Passes != _pass) throw MigrationErrors.Corrupt($"COMMIT after {commit.Passes} passes while the target has {_pass} (final pass ended: {_finalEnded})");
@@ -77,6 +80,11 @@ internal sealed class IncomingImage
         if (f.Private + f.Shared != commit.NonZeroPages || f.Ballooned != commit.BalloonedPages)
             throw MigrationErrors.Corrupt($"the image holds {f.Private + f.Shared} non-zero and {f.Ballooned} ballooned pages; COMMIT declares {commit.NonZeroPages} and {commit.BalloonedPages}");
         _image.Commit();
+    }
+
+    /// <summary>After a commit: drops the table's references (the entries hold their own) and the reservation raise.</summary>
+    public void ReleaseHeld()
+    {
         Table.Release();
         _lease.Release();
     }
@@ -85,8 +93,7 @@ internal sealed class IncomingImage
     public void Discard()
     {
         _image.Discard();
-        Table.Release();
-        _lease.Release();
+        ReleaseHeld();
     }
 
     private void Apply(in StateRecord record)

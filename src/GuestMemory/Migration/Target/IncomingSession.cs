@@ -29,6 +29,7 @@ internal sealed class IncomingSession : IDisposable
     private MemoryRange[] _ranges = [];
     private ContentFinder? _finder;
     private IncomingImage? _image;
+    private IncomingImage? _committed; // committed, still holding its table until the source has been answered
     private long _withData, _byReference;
     private TimeSpan _lastCommit;
     private uint _lastPasses;
@@ -90,12 +91,13 @@ internal sealed class IncomingSession : IDisposable
             {
                 case MessageType.HashQuery: AnswerQuery(frame.Payload); break;
                 case MessageType.Pages: Image().ApplyPages(frame.Payload, frame.Sequence); break;
-                case MessageType.PassEnd: Image().EndPass(PassEnd.Read(frame.Payload)); break;
+                case MessageType.PassEnd: EndPass(PassEnd.Read(frame.Payload)); break;
                 case MessageType.Stop: NumberMessage.Read(frame.Payload, "STOP"); break;
                 case MessageType.Commit:
                     CommitImage(CommitRequest.Read(frame.Payload));
-                    committed?.Invoke(Committed);
                     awaitingResume = mode == MigrationMode.Move;
+                    if (!awaitingResume) ReleaseCommitted(); // a mirror's source runs already; a move's waits until RESUMED
+                    committed?.Invoke(Committed);
                     break;
                 case MessageType.Resume:
                     ResumeVm();
@@ -128,6 +130,7 @@ internal sealed class IncomingSession : IDisposable
         _connection.TrySendAbort(reason);
         _image?.Discard();
         _image = null;
+        ReleaseCommitted();
         if (!(keepCommitted && Committed > 0)) DestroyVm();
     }
 
@@ -141,6 +144,19 @@ internal sealed class IncomingSession : IDisposable
     public void Dispose() => _connection.Dispose();
 
     private IncomingImage Image() => _image ??= new IncomingImage(Vm!, _ranges, incremental: Committed > 0);
+
+    /// <summary>
+    /// Checks a pass. After a pre-copy pass the pages that merges took from other VMs are given back (once
+    /// no reader can hold them) and their memory to the host, so that work is not left for the commit,
+    /// inside the guest's downtime.
+    /// </summary>
+    private void EndPass(PassEnd end)
+    {
+        Image().EndPass(end);
+        if (end.Final || _finder == null) return;
+        _gmm.ReclaimRetiredPages();
+        _gmm.Pages.SettleFreedPages();
+    }
 
     private void AnswerQuery(ReadOnlySpan<byte> payload)
     {
@@ -164,8 +180,16 @@ internal sealed class IncomingSession : IDisposable
         _byReference += image.PagesByReference;
         _lastPasses = image.Passes;
         Committed++;
+        _committed = image;
         new CommitDone(request.Checkpoint, (long)_lastCommit.TotalMicroseconds).WriteTo(_connection.Payload());
         _connection.Send(MessageType.Committed);
+    }
+
+    /// <summary>Gives back what the last committed image still held (its content table, its reservation raise).</summary>
+    private void ReleaseCommitted()
+    {
+        _committed?.ReleaseHeld();
+        _committed = null;
     }
 
     /// <summary>The source decided: the VM runs here. A confirmation that cannot be sent does not undo that.</summary>
@@ -173,6 +197,7 @@ internal sealed class IncomingSession : IDisposable
     {
         _options.Resume?.Invoke(Vm!);
         TrySend(MessageType.Resumed, withPayload: false);
+        ReleaseCommitted();
     }
 
     private void TrySend(MessageType type, bool withPayload)
