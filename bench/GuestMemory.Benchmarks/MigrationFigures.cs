@@ -33,4 +33,10 @@ public sealed record MigrationFigures
     public double GuestWriteMibPerS { get; init; }
     /// <summary>The sender's allowed downtime, milliseconds.</summary>
     public double MaxDowntimeMs { get; init; }
+    /// <summary>Measured moves; the figures above are those of the one with the best total time.</summary>
+    public int Runs { get; init; } = 1;
+    /// <summary>Every measured move's total time, seconds.</summary>
+    public double[] TotalSAll { get; init; } = [];
+    /// <summary>Every measured move's downtime, milliseconds.</summary>
+    public double[] DowntimeMsAll { get; init; } = [];
 }

@@ -4,8 +4,8 @@ namespace GuestMemory.Migration;
 public sealed record MoveOptions
 {
     /// <summary>
-    /// The downtime the move aims for: pre-copy stops once the pages left to send fit in half of it at
-    /// the measured bandwidth (the other half is for pausing, arming, the target's commit and the round
+    /// The downtime the move aims for: pre-copy stops once the pages left to send fit in a quarter of it
+    /// at the measured bandwidth (the rest is for pausing, arming, the target's commit and the round
     /// trips). Default 20 ms.
     /// </summary>
     public TimeSpan MaxDowntime { get; init; } = TimeSpan.FromMilliseconds(20);

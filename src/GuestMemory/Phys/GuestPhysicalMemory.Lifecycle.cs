@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using GuestMemory.Gmm;
 using GuestMemory.Host;
 
@@ -80,7 +79,6 @@ public sealed unsafe partial class GuestPhysicalMemory
         _gmm.SettleFreedPages();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once in a migration's downtime: no unoptimised tier
     private void ThrowIfAnyMapped()
     {
         foreach (MemoryRange range in _ranges)

@@ -44,49 +44,59 @@ public sealed unsafe partial class GuestPhysicalMemory
     /// <param name="beforePublish">Called with (ballooned pages after - ballooned pages now).</param>
     /// <exception cref="GmmException"><see cref="GmmError.VmDestroyed"/>, <see cref="GmmError.StateLayoutMismatch"/>,
     /// <see cref="GmmError.PageLocked"/> while a page is mapped, or what <paramref name="beforePublish"/> throws: nothing changed.</exception>
-    /// <remarks>Compiled fully optimised from the first call: a migration commits once, inside the guest's downtime.</remarks>
+    /// <remarks>
+    /// A migration commits inside the guest's downtime, so this is two tight passes over the entries,
+    /// compiled fully optimised from the first call: one checks for mappings and counts the states that
+    /// go and come (a histogram, no branch per state), the other swaps the entries; the per-state counts
+    /// are moved once at the end, still under the lock.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void CommitRestore(MemoryRange[] ranges, ulong[][] staged, Action<long> beforePublish)
     {
+        Span<long> leaving = stackalloc long[8], coming = stackalloc long[8];
         using (_lock.Enter())
         {
             ThrowIfDestroyed();
             if (!ReferenceEquals(_ranges, ranges))
                 throw new GmmException(GmmError.StateLayoutMismatch, "ranges were registered while the saved state was being read");
-            ThrowIfAnyMapped();
-            beforePublish(BalloonChange(ranges, staged));
+            CountChange(ranges, staged, leaving, coming); // throws PageLocked while a page is mapped
+            beforePublish(coming[(int)GuestPageState.Ballooned] - leaving[(int)GuestPageState.Ballooned]);
             for (int r = 0; r < ranges.Length; r++)
             {
-                ulong[] entries = ranges[r].Entries;
+                ulong[] entries = ranges[r].Entries, image = staged[r];
                 for (int i = 0; i < entries.Length; i++)
                 {
-                    if (staged[r][i] == GuestPage.Unchanged) continue;
+                    if (image[i] == GuestPage.Unchanged) continue;
                     ulong old = entries[i];
                     // Every page was rewritten: dirty for a live save or migration that tracks this VM.
-                    Publish(ref entries[i], old, staged[r][i] | GuestPage.DirtyFlag);
+                    Volatile.Write(ref entries[i], image[i] | GuestPage.DirtyFlag);
                     if (GuestPage.HasHostPage(old)) Retire(GuestPage.Page(old), GuestPage.State(old));
                 }
             }
+            for (int state = 0; state < _stateCounts.Length; state++) _stateCounts[state] += coming[state] - leaving[state];
             FlushRetired(); // the old pages stop backing their frames in the Gmm, then wait for readers
         }
         GiveBackNow();
     }
 
-    /// <summary>Under the lock: how many more pages the balloon holds once the staged entries replace the current ones.</summary>
+    /// <summary>
+    /// Under the lock: the states of the entries the staged image replaces (<paramref name="leaving"/>) and
+    /// of their replacements (<paramref name="coming"/>), by state; throws if any page is mapped.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static long BalloonChange(MemoryRange[] ranges, ulong[][] staged)
+    private static void CountChange(MemoryRange[] ranges, ulong[][] staged, Span<long> leaving, Span<long> coming)
     {
-        long change = 0;
         for (int r = 0; r < ranges.Length; r++)
         {
-            ulong[] entries = ranges[r].Entries;
+            ulong[] entries = ranges[r].Entries, image = staged[r];
             for (int i = 0; i < entries.Length; i++)
             {
-                if (staged[r][i] == GuestPage.Unchanged) continue;
-                if (GuestPage.State(staged[r][i]) == GuestPageState.Ballooned) change++;
-                if (GuestPage.State(entries[i]) == GuestPageState.Ballooned) change--;
+                ulong old = entries[i];
+                if (GuestPage.IsLocked(old)) throw new GmmException(GmmError.PageLocked, $"a page of {ranges[r]} is still mapped; dispose every mapping first");
+                if (image[i] == GuestPage.Unchanged) continue;
+                leaving[(int)GuestPage.State(old)]++;
+                coming[(int)GuestPage.State(image[i])]++;
             }
         }
-        return change;
     }
 }
