@@ -35,6 +35,30 @@ public sealed partial class GlobalMemoryManager
             throw new GmmException(reason.Error, $"receiving {session.Vm?.Name ?? "a VM"} failed (nothing of it is kept): {reason.Message}", reason.InnerException ?? reason);
         }
     }
+
+    /// <summary>
+    /// Becomes the standby of a VM a source mirrors here (<see cref="VirtualMachine.StartMirror(Stream, Action, Action, MoveOptions?, IProgress{MigrationProgress}?)"/>):
+    /// checks HELLO and creates the VM (or refuses up front), then receives checkpoints on a thread of its
+    /// own, each committed in one step once complete. <see cref="MirrorStandby.TakeOver"/> hands the VM over.
+    /// </summary>
+    /// <exception cref="GmmException">The handshake failed: <see cref="GmmError.MigrationRefused"/> (the reason inside), or the connection's errors.</exception>
+    public MirrorStandby StartStandby(Stream connection, IncomingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        options ??= new IncomingOptions();
+        options.Validate();
+        var session = new IncomingSession(this, connection, options);
+        try
+        {
+            session.Accept(MigrationMode.Mirror);
+            return new MirrorStandby(this, session);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
 }
 
 /// <summary>A VM a move brought to this host, and what the move took.</summary>

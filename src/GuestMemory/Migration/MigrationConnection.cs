@@ -81,9 +81,20 @@ internal sealed class MigrationConnection : IDisposable
     /// <summary>The longest a graceful close waits for the peer to close its side.</summary>
     private static readonly TimeSpan Linger = TimeSpan.FromSeconds(2);
 
+    private int _closed;
+
+    /// <summary>Closes gracefully (see the class remarks). Safe to call more than once.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
         if (_transport is NetworkStream network) Drain(network.Socket);
+        _transport.Dispose();
+    }
+
+    /// <summary>Closes at once, from any thread: a read or write in progress on the session's thread fails with a lost connection.</summary>
+    public void Abort()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
         _transport.Dispose();
     }
 

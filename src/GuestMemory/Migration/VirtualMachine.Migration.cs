@@ -24,17 +24,33 @@ public sealed partial class VirtualMachine
     /// <see cref="GmmError.MigrationVersionUnsupported"/>, <see cref="GmmError.StateLayoutMismatch"/>; or
     /// <see cref="GmmError.MigrationInDoubt"/>: the target may be running the VM, which stays paused here.</exception>
     /// <exception cref="InvalidOperationException">A live save or another migration of this VM is running.</exception>
-    public MoveReport MoveTo(Stream connection, Action pauseWriters, Action resumeWriters, MoveOptions? options = null, IProgress<MigrationProgress>? progress = null)
+    public MoveReport MoveTo(Stream connection, Action pauseWriters, Action resumeWriters, MoveOptions? options = null, IProgress<MigrationProgress>? progress = null) =>
+        new MoveSession(this, pauseWriters, resumeWriters, Checked(connection, pauseWriters, resumeWriters, options), progress).Run(connection);
+
+    /// <summary>Connects to a target listening at <paramref name="host"/>:<paramref name="port"/> and moves this VM there; see <see cref="MoveTo(Stream, Action, Action, MoveOptions?, IProgress{MigrationProgress}?)"/>.</summary>
+    public MoveReport MoveTo(string host, int port, Action pauseWriters, Action resumeWriters, MoveOptions? options = null, IProgress<MigrationProgress>? progress = null) =>
+        MoveTo(MigrationEndpoint.Connect(host, port), pauseWriters, resumeWriters, options, progress);
+
+    /// <summary>
+    /// Starts mirroring this running VM to the standby at the other end of <paramref name="connection"/> (a
+    /// host that called <see cref="GlobalMemoryManager.StartStandby"/>). Take checkpoints with
+    /// <see cref="MirrorSource.Checkpoint"/> or <see cref="MirrorSource.Run"/>; each pauses the guest with
+    /// <paramref name="pauseWriters"/> only while the pages it dirtied are copied, then <paramref name="resumeWriters"/>.
+    /// <paramref name="options"/> set the first checkpoint's pre-copy (as for a move) and the timeouts.
+    /// </summary>
+    /// <exception cref="GmmException">The handshake failed: <see cref="GmmError.MigrationRefused"/> (the standby's error inside), or the connection's errors.</exception>
+    /// <exception cref="InvalidOperationException">A live save or a migration of this VM is running.</exception>
+    public MirrorSource StartMirror(Stream connection, Action pauseWriters, Action resumeWriters, MoveOptions? options = null, IProgress<MigrationProgress>? progress = null) =>
+        new(this, connection, pauseWriters, resumeWriters, Checked(connection, pauseWriters, resumeWriters, options), progress);
+
+    /// <summary>The arguments every migration source takes, checked; the options (or the defaults), validated.</summary>
+    private static MoveOptions Checked(Stream connection, Action pauseWriters, Action resumeWriters, MoveOptions? options)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(pauseWriters);
         ArgumentNullException.ThrowIfNull(resumeWriters);
         options ??= new MoveOptions();
         options.Validate();
-        return new MoveSession(this, pauseWriters, resumeWriters, options, progress).Run(connection);
+        return options;
     }
-
-    /// <summary>Connects to a target listening at <paramref name="host"/>:<paramref name="port"/> and moves this VM there; see <see cref="MoveTo(Stream, Action, Action, MoveOptions?, IProgress{MigrationProgress}?)"/>.</summary>
-    public MoveReport MoveTo(string host, int port, Action pauseWriters, Action resumeWriters, MoveOptions? options = null, IProgress<MigrationProgress>? progress = null) =>
-        MoveTo(MigrationEndpoint.Connect(host, port), pauseWriters, resumeWriters, options, progress);
 }

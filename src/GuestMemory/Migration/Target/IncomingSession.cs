@@ -141,7 +141,11 @@ internal sealed class IncomingSession : IDisposable
         ContentsFound = _finder?.Found ?? 0, PrivatePagesShared = _finder?.Merged ?? 0, LastCommit = _lastCommit,
     };
 
+    /// <summary>Closes the connection gracefully.</summary>
     public void Dispose() => _connection.Dispose();
+
+    /// <summary>Closes the connection at once, from any thread (the session's thread then fails with a lost connection).</summary>
+    public void Close() => _connection.Abort();
 
     private IncomingImage Image() => _image ??= new IncomingImage(Vm!, _ranges, incremental: Committed > 0);
 
