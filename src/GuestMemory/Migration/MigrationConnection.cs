@@ -18,13 +18,16 @@ internal sealed class MigrationConnection : IDisposable
     private readonly Stream _transport;
     private readonly WireWriter _scratch = new();
 
+    private readonly int _timeout;
+
     public MigrationConnection(Stream transport, TimeSpan timeout)
     {
         _transport = transport;
+        _timeout = (int)timeout.TotalMilliseconds;
         if (transport.CanTimeout)
         {
-            transport.ReadTimeout = (int)timeout.TotalMilliseconds;
-            transport.WriteTimeout = (int)timeout.TotalMilliseconds;
+            transport.ReadTimeout = _timeout;
+            transport.WriteTimeout = _timeout;
         }
         Stream = new MeteredStream(transport);
         Reader = new FrameReader(Stream);
@@ -34,6 +37,19 @@ internal sealed class MigrationConnection : IDisposable
     public MeteredStream Stream { get; }
     public FrameReader Reader { get; }
     public FrameWriter Writer { get; }
+
+    /// <summary>
+    /// Whether a read waits at most the session's timeout (<paramref name="bounded"/>) or for ever: a
+    /// standby between two checkpoints waits for the next one as long as the source takes.
+    /// </summary>
+    public void BoundReads(bool bounded)
+    {
+        if (bounded == _bounded || !_transport.CanTimeout) return;
+        _transport.ReadTimeout = bounded ? _timeout : Timeout.Infinite;
+        _bounded = bounded;
+    }
+
+    private bool _bounded = true;
 
     /// <summary>An empty payload builder for the next control frame.</summary>
     public WireWriter Payload() => _scratch.Clear();

@@ -14,11 +14,12 @@ internal sealed class MirrorRun : IDisposable
     private readonly List<byte[]> _images = [];
     private int _writes;
 
-    public MirrorRun(Fault? fault = null)
+    public MirrorRun(Fault? fault = null, TimeSpan? standbyTimeout = null)
     {
         Vm = Hosts.Source.MixedVm("mirrored", seed: 2);
         if (fault != null) _proxy = new FaultProxy(Hosts.Port, fault);
-        Task<MirrorStandby> receiving = Task.Run(() => Hosts.Target.Gmm.StartStandby(Hosts.Accept(), MigrationHosts.TargetOptions));
+        IncomingOptions options = MigrationHosts.TargetOptions with { Timeout = standbyTimeout ?? MigrationHosts.TargetOptions.Timeout };
+        Task<MirrorStandby> receiving = Task.Run(() => Hosts.Target.Gmm.StartStandby(Hosts.Accept(), options));
         Source = Vm.StartMirror(Hosts.Connect(_proxy?.Port), () => { }, () => _images.Add(VmSnapshot.Content(Vm)), MigrationHosts.SourceOptions);
         Standby = receiving.GetAwaiter().GetResult();
     }

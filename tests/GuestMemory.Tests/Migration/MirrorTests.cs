@@ -103,6 +103,20 @@ public sealed class MirrorTests
     }
 
     [Fact]
+    public void AStandbyWaitsForTheNextCheckpointLongerThanItsTimeout()
+    {
+        using var mirror = new MirrorRun(standbyTimeout: TimeSpan.FromMilliseconds(100));
+        mirror.Source.Checkpoint();
+
+        Thread.Sleep(500); // the source's interval: longer than the standby's timeout for a frame inside a checkpoint
+        mirror.Dirty(first: 3, count: 2);
+        mirror.Source.Checkpoint();
+
+        Assert.False(mirror.Standby.Ended);
+        mirror.AssertTakeOverEqualsCheckpoint(2);
+    }
+
+    [Fact]
     public void AGracefulStopLeavesTheStandbyWithTheLastCheckpoint()
     {
         using var mirror = new MirrorRun();

@@ -85,6 +85,7 @@ internal sealed class IncomingSession : IDisposable
         bool awaitingResume = false;
         while (true)
         {
+            _connection.BoundReads(mode == MigrationMode.Move || _image != null); // a standby between checkpoints waits as long as it takes
             Frame frame = _connection.Reader.Read();
             if (awaitingResume && frame.Type != MessageType.Resume) throw MigrationConnection.Unexpected(frame, "RESUME");
             switch (frame.Type)
