@@ -71,18 +71,22 @@ internal sealed class MigrationConnection : IDisposable
         throw Unexpected(frame, expected.ToString());
     }
 
+    /// <summary>True once the peer sent ABORT: it has given up already and needs no ABORT back.</summary>
+    public bool PeerAborted { get; private set; }
+
     /// <summary>The error for a frame the protocol does not allow here (an ABORT gives the peer's reason).</summary>
-    public static GmmException Unexpected(in Frame frame, string expected)
+    public GmmException Unexpected(in Frame frame, string expected)
     {
         if (frame.Type != MessageType.Abort) return MigrationErrors.Corrupt($"a {frame.Type} frame came where {expected} was due");
+        PeerAborted = true;
         GmmException remote = Failure.Read(frame.Payload, "ABORT").ToException();
         return new GmmException(GmmError.MigrationAborted, $"the peer aborted: {remote.Message}", remote);
     }
 
-    /// <summary>Tells the peer why this side gives up, if the connection still carries it; never throws.</summary>
+    /// <summary>Tells the peer why this side gives up, unless it gave up first or the connection is gone; never throws.</summary>
     public void TrySendAbort(GmmException reason)
     {
-        if (reason.Error is GmmError.MigrationConnectionLost or GmmError.MigrationAborted) return;
+        if (PeerAborted || reason.Error == GmmError.MigrationConnectionLost) return;
         try
         {
             Failure.Of(reason).WriteTo(Payload());

@@ -87,7 +87,7 @@ internal sealed class IncomingSession : IDisposable
         {
             _connection.BoundReads(mode == MigrationMode.Move || _image != null); // a standby between checkpoints waits as long as it takes
             Frame frame = _connection.Reader.Read();
-            if (awaitingResume && frame.Type != MessageType.Resume) throw MigrationConnection.Unexpected(frame, "RESUME");
+            if (awaitingResume && frame.Type != MessageType.Resume) throw _connection.Unexpected(frame, "RESUME");
             switch (frame.Type)
             {
                 case MessageType.HashQuery: AnswerQuery(frame.Payload); break;
@@ -106,7 +106,7 @@ internal sealed class IncomingSession : IDisposable
                 case MessageType.Bye when mode == MigrationMode.Mirror && _image == null:
                     return;
                 default:
-                    throw MigrationConnection.Unexpected(frame, "a frame of the image");
+                    throw _connection.Unexpected(frame, "a frame of the image");
             }
         }
     }
