@@ -9,11 +9,20 @@ namespace GuestMemory.Cli;
 internal static class JsonOutput
 {
     private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions Compact = new();
 
     /// <summary>Writes <paramref name="fields"/> as one JSON object to standard output.</summary>
     public static void Write(IEnumerable<KeyValuePair<string, object?>> fields)
     {
         var ordered = new Dictionary<string, object?>(fields);
         Console.Out.WriteLine(JsonSerializer.Serialize(ordered, Options));
+    }
+
+    /// <summary>Writes <paramref name="fields"/> as one JSON object on one line (a stream of results, one per line).</summary>
+    public static void WriteLine(IEnumerable<KeyValuePair<string, object?>> fields)
+    {
+        var ordered = new Dictionary<string, object?>(fields);
+        Console.Out.WriteLine(JsonSerializer.Serialize(ordered, Compact));
+        Console.Out.Flush();
     }
 }

@@ -6,4 +6,5 @@ var root = new RootCommand("gmm: GuestMemory, the over-committing memory manager
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(AnalyzeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(MigrateCommand.Create());
 return CommandRunner.Run(root, args);

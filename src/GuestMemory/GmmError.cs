@@ -81,6 +81,23 @@ public enum GmmError
     StateTooLarge,
     /// <summary>The saved state's RAM/ROM/MMIO layout is not the layout of the VM it is restored into.</summary>
     StateLayoutMismatch,
+
+    // --- Migration (moving or mirroring a VM to another host) ---
+    /// <summary>The target refused the VM before anything was sent; the inner exception is the target's own error (a Gmm limit, a layout mismatch...).</summary>
+    MigrationRefused,
+    /// <summary>The peer ended the session with ABORT; the inner exception is the peer's error. Both sides discarded what the session built.</summary>
+    MigrationAborted,
+    /// <summary>The connection dropped, timed out or ended in the middle of the session.</summary>
+    MigrationConnectionLost,
+    /// <summary>A frame failed its checks (CRC-32C, sequence number, length, tag) or a message does not fit the protocol.</summary>
+    MigrationStreamCorrupt,
+    /// <summary>The peer speaks another version of the migration protocol.</summary>
+    MigrationVersionUnsupported,
+    /// <summary>
+    /// The connection dropped after the source told the target to resume the VM and before the target
+    /// confirmed: the target may be running it. The source keeps its copy paused; the caller decides.
+    /// </summary>
+    MigrationInDoubt,
 }
 
 /// <summary>The exception every failing GuestMemory operation throws; <see cref="Error"/> says why.</summary>

@@ -15,6 +15,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(BenchAllocCommand.Create());
         bench.Subcommands.Add(BenchMicroCommand.Create());
         bench.Subcommands.Add(BenchAllCommand.Create());
+        bench.Subcommands.Add(BenchMigrateCommand.Create());
         bench.Subcommands.Add(BenchStateCommand.Create());
         return bench;
     }

@@ -45,14 +45,14 @@ public static class PageHash
 
     /// <summary>The little-endian word at <paramref name="offset"/>, without a bounds check (the length was checked once).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Word(ref byte start, nuint offset) => Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, offset));
+    internal static ulong Word(ref byte start, nuint offset) => Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, offset));
 
     /// <summary>The 32 bits the Gmm keeps with a shared page to detect writes in place.</summary>
     public static uint Checksum(ulong hash) => (uint)hash;
 
     /// <summary>MurmurHash3's 64-bit finaliser: every input bit affects every output bit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Mix(ulong x)
+    internal static ulong Mix(ulong x)
     {
         x ^= x >> 33;
         x *= 0xFF51AFD7ED558CCDUL;

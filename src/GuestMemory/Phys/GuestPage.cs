@@ -54,6 +54,12 @@ internal static class GuestPage
     /// live save) made it look the same again: the move's compare-and-replace cannot copy stale bytes.
     /// </summary>
     public const ulong MovingFlag = 1UL << 59;
+
+    /// <summary>
+    /// Not an entry: in a staged image (a mirror's incremental checkpoint), "keep the VM's entry for this
+    /// page". Its state bits (7) are no state, so it names no host page and no state counts it.
+    /// </summary>
+    public const ulong Unchanged = ulong.MaxValue;
     private const int ReadLockShift = 37, WriteLockShift = 45, VolatilityShift = 53, TypeShift = 57;
 
     public static ulong Make(GuestPageType type, GuestPageState state, PageId page) =>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GuestMemory.Gmm;
 
 namespace GuestMemory.Phys;
@@ -32,39 +33,70 @@ public sealed unsafe partial class GuestPhysicalMemory
     internal bool ChangeBaseReservation(long pages) => GrowReservation(pages);
 
     /// <summary>
-    /// Replaces every RAM and ROM entry with its staged entry in one step under the VM lock, then gives
-    /// the host pages the old entries used back once readers have moved on (seed: freeing at restore).
-    /// <paramref name="beforePublish"/> runs under the lock first, with the change in ballooned pages; it
-    /// does the fallible Gmm accounting, so if it throws no entry has changed.
+    /// Replaces every RAM and ROM entry with its staged entry in one step under the VM lock (a staged
+    /// <see cref="GuestPage.Unchanged"/> keeps the entry), then gives the host pages the old entries used
+    /// back once readers have moved on (seed: freeing at restore). <paramref name="beforePublish"/> runs under
+    /// the lock first, with the change in ballooned pages; it does the fallible Gmm accounting, so if it
+    /// throws no entry has changed.
     /// </summary>
     /// <param name="ranges">The range array the image was staged against; any registration since is a layout change.</param>
     /// <param name="staged">One array per range in <paramref name="ranges"/> (empty for MMIO), in <see cref="GuestPage"/> format.</param>
-    /// <param name="ballooned">Ballooned pages in the staged image.</param>
-    /// <param name="beforePublish">Called with (staged ballooned - current ballooned) pages.</param>
+    /// <param name="beforePublish">Called with (ballooned pages after - ballooned pages now).</param>
     /// <exception cref="GmmException"><see cref="GmmError.VmDestroyed"/>, <see cref="GmmError.StateLayoutMismatch"/>,
     /// <see cref="GmmError.PageLocked"/> while a page is mapped, or what <paramref name="beforePublish"/> throws: nothing changed.</exception>
-    internal void CommitRestore(MemoryRange[] ranges, ulong[][] staged, long ballooned, Action<long> beforePublish)
+    /// <remarks>
+    /// A migration commits inside the guest's downtime, so this is two tight passes over the entries,
+    /// compiled fully optimised from the first call: one checks for mappings and counts the states that
+    /// go and come (a histogram, no branch per state), the other swaps the entries; the per-state counts
+    /// are moved once at the end, still under the lock.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal void CommitRestore(MemoryRange[] ranges, ulong[][] staged, Action<long> beforePublish)
     {
+        Span<long> leaving = stackalloc long[8], coming = stackalloc long[8];
         using (_lock.Enter())
         {
             ThrowIfDestroyed();
             if (!ReferenceEquals(_ranges, ranges))
                 throw new GmmException(GmmError.StateLayoutMismatch, "ranges were registered while the saved state was being read");
-            ThrowIfAnyMapped();
-            beforePublish(ballooned - _stateCounts[(int)GuestPageState.Ballooned]);
+            CountChange(ranges, staged, leaving, coming); // throws PageLocked while a page is mapped
+            beforePublish(coming[(int)GuestPageState.Ballooned] - leaving[(int)GuestPageState.Ballooned]);
             for (int r = 0; r < ranges.Length; r++)
             {
-                ulong[] entries = ranges[r].Entries;
+                ulong[] entries = ranges[r].Entries, image = staged[r];
                 for (int i = 0; i < entries.Length; i++)
                 {
+                    if (image[i] == GuestPage.Unchanged) continue;
                     ulong old = entries[i];
                     // Every page was rewritten: dirty for a live save or migration that tracks this VM.
-                    Publish(ref entries[i], old, staged[r][i] | GuestPage.DirtyFlag);
+                    Volatile.Write(ref entries[i], image[i] | GuestPage.DirtyFlag);
                     if (GuestPage.HasHostPage(old)) Retire(GuestPage.Page(old), GuestPage.State(old));
                 }
             }
+            for (int state = 0; state < _stateCounts.Length; state++) _stateCounts[state] += coming[state] - leaving[state];
             FlushRetired(); // the old pages stop backing their frames in the Gmm, then wait for readers
         }
         GiveBackNow();
+    }
+
+    /// <summary>
+    /// Under the lock: the states of the entries the staged image replaces (<paramref name="leaving"/>) and
+    /// of their replacements (<paramref name="coming"/>), by state; throws if any page is mapped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void CountChange(MemoryRange[] ranges, ulong[][] staged, Span<long> leaving, Span<long> coming)
+    {
+        for (int r = 0; r < ranges.Length; r++)
+        {
+            ulong[] entries = ranges[r].Entries, image = staged[r];
+            for (int i = 0; i < entries.Length; i++)
+            {
+                ulong old = entries[i];
+                if (GuestPage.IsLocked(old)) throw new GmmException(GmmError.PageLocked, $"a page of {ranges[r]} is still mapped; dispose every mapping first");
+                if (image[i] == GuestPage.Unchanged) continue;
+                leaving[(int)GuestPage.State(old)]++;
+                coming[(int)GuestPage.State(image[i])]++;
+            }
+        }
     }
 }

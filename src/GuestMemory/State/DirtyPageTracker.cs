@@ -68,6 +68,24 @@ internal sealed class DirtyPageTracker : IDisposable
         return taken;
     }
 
+    /// <summary>
+    /// How many pages the next pass would take now, without arming anything: what the guest dirtied since
+    /// the pages were last armed. A migration weighs it against the bandwidth before deciding to pause.
+    /// </summary>
+    public long CountPending()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long pending = 0;
+        for (int r = 0; r < _ranges.Length; r++)
+        {
+            ulong[] entries = _ranges[r].Entries;
+            PageClass[] sent = _sent[r];
+            for (int i = 0; i < entries.Length; i++)
+                if (MustResend(GuestPhysicalMemory.ReadEntry(_ranges[r], i), sent[i])) pending++;
+        }
+        return pending;
+    }
+
     /// <summary>True when page <paramref name="index"/> of range <paramref name="range"/> is in this pass.</summary>
     public bool IsPending(int range, int index) => (_pending[range][index >> 6] & (1UL << index)) != 0;
 

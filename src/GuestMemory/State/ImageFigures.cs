@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GuestMemory.Phys;
 
 namespace GuestMemory.State;
@@ -7,23 +8,29 @@ internal struct ImageFigures
 {
     public long Private, Shared, Zero, Ballooned;
 
-    public static ImageFigures Of(ulong[][] entries)
+    /// <summary>The figures of staged <paramref name="entries"/>; an <see cref="GuestPage.Unchanged"/> entry counts as the VM's own entry in <paramref name="ranges"/>.</summary>
+    /// <remarks>A histogram by state, without a branch per entry: a migration counts its image inside the guest's downtime.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static ImageFigures Of(ulong[][] entries, MemoryRange[] ranges)
     {
-        var f = new ImageFigures();
-        foreach (ulong[] range in entries)
-            foreach (ulong e in range)
-                f.Add(GuestPage.State(e));
-        return f;
-    }
-
-    private void Add(GuestPageState state)
-    {
-        switch (state)
+        Span<long> byState = stackalloc long[8];
+        byState.Clear();
+        for (int r = 0; r < entries.Length; r++)
         {
-            case GuestPageState.Allocated: Private++; break;
-            case GuestPageState.Shared: Shared++; break;
-            case GuestPageState.Ballooned: Ballooned++; break;
-            default: Zero++; break;
+            ulong[] staged = entries[r], current = ranges[r].Entries;
+            for (int i = 0; i < staged.Length; i++)
+            {
+                ulong e = staged[i];
+                if (e == GuestPage.Unchanged) e = Volatile.Read(ref current[i]);
+                byState[(int)GuestPage.State(e)]++;
+            }
         }
+        return new ImageFigures
+        {
+            Private = byState[(int)GuestPageState.Allocated] + byState[(int)GuestPageState.WriteMonitored],
+            Shared = byState[(int)GuestPageState.Shared],
+            Ballooned = byState[(int)GuestPageState.Ballooned],
+            Zero = byState[(int)GuestPageState.Zero],
+        };
     }
 }

@@ -8,7 +8,11 @@ namespace GuestMemory.State;
 /// never runs past the end, a pass begins only when the one before covered every page, passes numbered
 /// 2, 3, ... up to <see cref="SavedStateFormat.MaxPasses"/>.
 /// </summary>
-internal sealed class PageCursor(MemoryRange[] ranges, ulong[][] entries)
+/// <param name="ranges">The layout's ranges.</param>
+/// <param name="entries">The staged entries, one array per range.</param>
+/// <param name="incremental">True for an image that changes an image the VM already holds (a mirror's later
+/// checkpoint): SKIP is then allowed in the first pass too, and means "keep the VM's page".</param>
+internal sealed class PageCursor(MemoryRange[] ranges, ulong[][] entries, bool incremental = false)
 {
     private int _range;
     private int _index;
@@ -38,6 +42,20 @@ internal sealed class PageCursor(MemoryRange[] ranges, ulong[][] entries)
         return ref entries[_range][_index++];
     }
 
+    /// <summary>
+    /// The staged entry of the page at <paramref name="position"/> in the layout's page order (the order
+    /// records address pages in), which must be a RAM page: a migration DUPLICATE names one.
+    /// </summary>
+    public ref ulong RamSlotAt(ulong position)
+    {
+        if (position >= (ulong)Pages) throw StateErrors.Corrupt($"position {position} is beyond the layout's {Pages} pages");
+        long rest = (long)position;
+        int r = 0;
+        while (rest >= entries[r].Length) rest -= entries[r++].Length;
+        if (ranges[r].Type != GuestPageType.Ram) throw StateErrors.Corrupt($"position {position} is a page of {ranges[r]}, not RAM");
+        return ref entries[r][rest];
+    }
+
     /// <summary>Checks a run's count before its pages are visited one by one (a huge bogus count fails at once).</summary>
     public void CheckRun(in StateRecord record)
     {
@@ -48,7 +66,7 @@ internal sealed class PageCursor(MemoryRange[] ranges, ulong[][] entries)
     /// <summary>Passes over pages unchanged since the previous pass.</summary>
     public void Skip(in StateRecord record)
     {
-        if (Pass == 1) throw StateErrors.Corrupt("a SKIP record in the first pass");
+        if (Pass == 1 && !incremental) throw StateErrors.Corrupt("a SKIP record in the first pass");
         CheckRun(record);
         for (uint n = 0; n < record.Value; n++) Next(record.Type, null, out _);
     }

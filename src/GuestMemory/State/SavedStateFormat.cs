@@ -84,4 +84,14 @@ internal enum RecordType : byte
     Skip = 7,
     /// <summary>Starts the next pass of a live save: u32 pass number; the page cursor goes back to 0.</summary>
     Pass = 8,
+    /// <summary>
+    /// Migration streams only (a saved state holding one is corrupt): a RAM page whose content the
+    /// receiver already holds, named by its 128-bit content key (u64 page hash, u64 check hash).
+    /// </summary>
+    ContentRef = 9,
+    /// <summary>
+    /// Migration streams only: a RAM page with the content the sender sent earlier in the same image for
+    /// the page at a position it names: content key, u64 position in the layout's page order.
+    /// </summary>
+    Duplicate = 10,
 }

@@ -8,7 +8,9 @@ namespace GuestMemory.State;
 /// <summary>
 /// A content-addressed view of the shared pages that already exist on this host in one sharing domain:
 /// page hash → shared host page. A restore looks each shared content of the state up here, so a page
-/// that was shared when saved comes back shared when the host still has an identical page.
+/// that was shared when saved comes back shared when the host still has an identical page. An incoming
+/// migration also indexes the private pages of the domain's other VMs, which it may turn into shared
+/// pages when a source sends their content (<see cref="TryFind"/>).
 /// </summary>
 /// <remarks>
 /// <para><b>Why its own index and not page fusion's table.</b> Fusion's table is guarded by its pass
@@ -23,29 +25,46 @@ namespace GuestMemory.State;
 /// </remarks>
 internal sealed class SharedContentIndex
 {
-    private readonly Dictionary<ulong, PageId> _byHash = [];
+    private readonly Dictionary<ulong, SharingTable.Candidate> _byHash = [];
 
     private SharedContentIndex() { }
 
-    /// <summary>Indexes the shared pages of every live VM of <paramref name="domain"/> that shares pages.</summary>
-    public static SharedContentIndex Build(GlobalMemoryManager manager, string domain)
+    /// <summary>
+    /// Indexes the shared pages of every live VM of <paramref name="domain"/> that shares pages, and with
+    /// <paramref name="includePrivate"/> their unmapped private pages too; <paramref name="exclude"/> is left out.
+    /// A shared page wins over a private page of the same hash.
+    /// </summary>
+    public static SharedContentIndex Build(GlobalMemoryManager manager, string domain, bool includePrivate = false, VirtualMachine? exclude = null)
     {
         var index = new SharedContentIndex();
         var seen = new HashSet<uint>();
         foreach (VirtualMachine other in manager.Vms)
         {
-            if (other.IsDestroyed || !other.Options.PageSharing || other.Options.SharingDomain != domain) continue;
+            if (other == exclude || other.IsDestroyed || !other.Options.PageSharing || other.Options.SharingDomain != domain) continue;
             foreach (MemoryRange range in other.Memory.Ranges)
             {
                 if (range.Type != GuestPageType.Ram) continue;
                 for (int i = 0; i < range.Entries.Length; i++)
                 {
                     ulong e = GuestPhysicalMemory.ReadEntry(range, i);
-                    if (GuestPage.State(e) == GuestPageState.Shared && seen.Add(GuestPage.Page(e).Value)) index.Add(manager.Pages.Host, range, i);
+                    GuestPageState state = GuestPage.State(e);
+                    if (state == GuestPageState.Shared ? seen.Add(GuestPage.Page(e).Value)
+                        : includePrivate && state is GuestPageState.Allocated or GuestPageState.WriteMonitored && !GuestPage.IsLocked(e))
+                        index.Add(manager.Pages.Host, other, range, i);
                 }
             }
         }
         return index;
+    }
+
+    /// <summary>The candidate indexed under <paramref name="hash"/>: a shared page, or a private page of another VM as it was when indexed.</summary>
+    public bool TryFind(ulong hash, out SharingTable.Candidate candidate) => _byHash.TryGetValue(hash, out candidate);
+
+    /// <summary>From now on <paramref name="hash"/> names <paramref name="shared"/> (a private candidate became shared), or nothing.</summary>
+    public void Replace(ulong hash, PageId shared)
+    {
+        if (shared.IsNil) _byHash.Remove(hash);
+        else _byHash[hash] = SharingTable.Candidate.ForShared(shared);
     }
 
     /// <summary>
@@ -54,7 +73,8 @@ internal sealed class SharedContentIndex
     /// </summary>
     public PageId TryTake(PageManager gmm, VmHandle vm, ulong hash, ReadOnlySpan<byte> content)
     {
-        if (!_byHash.TryGetValue(hash, out PageId page)) return PageId.Nil;
+        if (!_byHash.TryGetValue(hash, out SharingTable.Candidate candidate) || !candidate.IsShared) return PageId.Nil;
+        PageId page = candidate.Shared;
         try
         {
             gmm.AddSharedReference(vm, page);
@@ -70,15 +90,17 @@ internal sealed class SharedContentIndex
         return PageId.Nil;
     }
 
-    /// <summary>Hashes the page inside an access section, if the entry still names the same shared page.</summary>
-    private void Add(HostMemory host, MemoryRange range, int index)
+    /// <summary>Hashes the page inside an access section, if the entry still names a page of the same state.</summary>
+    private void Add(HostMemory host, VirtualMachine vm, MemoryRange range, int index)
     {
         AccessEpoch.Section section = AccessEpoch.Enter();
         try
         {
             ulong e = GuestPhysicalMemory.ReadEntry(range, index);
-            if (GuestPage.State(e) != GuestPageState.Shared) return;
-            _byHash.TryAdd(PageHash.Compute(host.PageSpan(GuestPage.Page(e))), GuestPage.Page(e));
+            if (!GuestPage.HasHostPage(e)) return;
+            ulong hash = PageHash.Compute(host.PageSpan(GuestPage.Page(e)));
+            if (GuestPage.State(e) == GuestPageState.Shared) Replace(hash, GuestPage.Page(e));
+            else _byHash.TryAdd(hash, SharingTable.Candidate.ForPrivate(vm, range, index, e));
         }
         finally
         {

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using GuestMemory.Fusion;
 using GuestMemory.Gmm;
 using GuestMemory.Phys;
@@ -31,14 +33,20 @@ internal sealed class StagedImage
     private readonly StagedContents _contents;
     private bool _committed;
 
-    public StagedImage(VirtualMachine vm, MemoryRange[] ranges, ReservationLease lease)
+    /// <param name="vm">The VM the image is for (its base account pays for the staged pages).</param>
+    /// <param name="ranges">The VM's range array the image is staged against.</param>
+    /// <param name="lease">Raises the VM's reservation where the staged pages need it.</param>
+    /// <param name="incremental">True for a migration mirror's later checkpoint: a page no record changes keeps the
+    /// VM's own entry at <see cref="Commit"/> (its staged entry is <see cref="GuestPage.Unchanged"/>).</param>
+    public StagedImage(VirtualMachine vm, MemoryRange[] ranges, ReservationLease lease, bool incremental = false)
     {
         _vm = vm;
         _gmm = vm.Manager.Pages;
         _lease = lease;
         _ranges = ranges;
         _entries = ranges.Select(r => new ulong[r.Entries.Length]).ToArray();
-        _cursor = new PageCursor(ranges, _entries);
+        if (incremental) foreach (ulong[] entries in _entries) entries.AsSpan().Fill(GuestPage.Unchanged);
+        _cursor = new PageCursor(ranges, _entries, incremental);
         // At most one staged page per guest page is in use at a time, and the pool grows only when none is free.
         _pool = new StagingPool(vm, lease, limit: _cursor.Pages + StagingPool.GrowthBatch);
         _contents = new StagedContents(vm);
@@ -85,6 +93,42 @@ internal sealed class StagedImage
         }
     }
 
+    /// <summary>
+    /// A migration CONTENT_REF: the next page references <paramref name="shared"/>, a shared page the receiver
+    /// holds a reference to (this takes the page's own).
+    /// </summary>
+    public void ApplyReference(PageId shared)
+    {
+        ref ulong slot = ref _cursor.Next(RecordType.ContentRef, GuestPageType.Ram, out _);
+        Reference(ref slot, shared);
+    }
+
+    /// <summary>The bytes staged for the RAM page at <paramref name="position"/> when it holds a private staged page; else empty.</summary>
+    public ReadOnlySpan<byte> StagedContent(ulong position)
+    {
+        ulong e = _cursor.RamSlotAt(position);
+        return GuestPage.State(e) == GuestPageState.Allocated ? _gmm.Host.PageSpan(GuestPage.Page(e)) : default;
+    }
+
+    /// <summary>
+    /// Moves the private page staged at <paramref name="position"/> onto a new shared page (one reference,
+    /// the page's own) and returns it, so that a migration DUPLICATE can reference the content instead of
+    /// storing it again. The caller checked <see cref="StagedContent"/>; the private page goes back to the pool.
+    /// </summary>
+    /// <exception cref="GmmException"><see cref="GmmError.HitGlobalLimit"/> when the host has no page for it.</exception>
+    public PageId ShareStaged(ulong position, uint checksum)
+    {
+        ref ulong slot = ref _cursor.RamSlotAt(position);
+        PageId shared = _gmm.AllocateSharedPage(_vm.Handle, checksum);
+        _gmm.Host.PageSpan(GuestPage.Page(slot)).CopyTo(_gmm.Host.PageSpan(shared));
+        Release(ref slot);
+        slot = GuestPage.Make(GuestPageType.Ram, GuestPageState.Shared, shared);
+        return shared;
+    }
+
+    /// <summary>Checks that the current pass covered every page (a migration's PASS_END).</summary>
+    public void CheckPassComplete() => _cursor.CheckComplete();
+
     /// <summary>Checks END against the staged image: every page covered, and the declared figures.</summary>
     public void CheckEnd(StateEnd end)
     {
@@ -103,8 +147,17 @@ internal sealed class StagedImage
     {
         _pool.FreeUnused();
         _contents.Release();
-        PageDescriptor[] frames = StagedFrames();
-        _vm.Memory.CommitRestore(_ranges, _entries, Figures().Ballooned, balloonDelta => SettleAccounts(frames, balloonDelta));
+        // Pooled: a migration commits inside the guest's downtime, where a large allocation could start a full GC.
+        PageDescriptor[] frames = ArrayPool<PageDescriptor>.Shared.Rent((int)Math.Min(Array.MaxLength, Math.Max(1, _pool.AllocatedUpFront + _pool.AllocatedLater)));
+        try
+        {
+            int count = StagedFrames(frames);
+            _vm.Memory.CommitRestore(_ranges, _entries, balloonDelta => SettleAccounts(frames.AsSpan(0, count), balloonDelta));
+        }
+        finally
+        {
+            ArrayPool<PageDescriptor>.Shared.Return(frames);
+        }
         _committed = true;
     }
 
@@ -113,10 +166,10 @@ internal sealed class StagedImage
     /// handy-page call with no new pages is the Gmm's "these pages now back these frames"), and moves the
     /// VM's balloon count to the image's, raising the reservation first if the balloon needs room.
     /// </summary>
-    private void SettleAccounts(PageDescriptor[] frames, long balloonDelta)
+    private void SettleAccounts(ReadOnlySpan<PageDescriptor> frames, long balloonDelta)
     {
         for (int done = 0; done < frames.Length; done += 4096)
-            _gmm.AllocateHandyPages(_vm.Handle, frames.AsSpan(done, Math.Min(4096, frames.Length - done)), Span<PageDescriptor>.Empty);
+            _gmm.AllocateHandyPages(_vm.Handle, frames.Slice(done, Math.Min(4096, frames.Length - done)), Span<PageDescriptor>.Empty);
         if (balloonDelta > 0)
         {
             _lease.EnsureHeadroom(balloonDelta);
@@ -212,15 +265,18 @@ internal sealed class StagedImage
         else if (GuestPage.State(e) == GuestPageState.Shared) _gmm.FreePages(_vm.Handle, GmmAccount.Base, [GuestPage.Page(e)]);
     }
 
-    private PageDescriptor[] StagedFrames()
+    /// <summary>Writes the guest frame of every staged private page into <paramref name="frames"/> (one per page the pool handed out at most); returns how many.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // inside a migration's downtime: no unoptimised tier
+    private int StagedFrames(PageDescriptor[] frames)
     {
-        var frames = new List<PageDescriptor>();
+        int count = 0;
         for (int r = 0; r < _ranges.Length; r++)
             for (int i = 0; i < _entries[r].Length; i++)
                 if (GuestPage.State(_entries[r][i]) == GuestPageState.Allocated)
-                    frames.Add(new PageDescriptor { Page = GuestPage.Page(_entries[r][i]), GuestFrame = (_ranges[r].Start >> Paging.PageShift) + (ulong)i });
-        return frames.ToArray();
+                    frames[count++] = new PageDescriptor { Page = GuestPage.Page(_entries[r][i]), GuestFrame = (_ranges[r].Start >> Paging.PageShift) + (ulong)i };
+        return count;
     }
 
-    private ImageFigures Figures() => ImageFigures.Of(_entries);
+    /// <summary>How the image's pages are backed once committed (a page the image keeps as it is counts as the VM's page).</summary>
+    public ImageFigures Figures() => ImageFigures.Of(_entries, _ranges);
 }

@@ -41,12 +41,21 @@ internal sealed class StagingPool(VirtualMachine vm, ReservationLease lease, lon
     public void AllocateUpFront(long pages)
     {
         if (pages == 0) return;
+        CheckRoom(vm, pages, "restoring");
+        Allocate(pages);
+        AllocatedUpFront = pages;
+    }
+
+    /// <summary>
+    /// Refuses (<see cref="GmmError.HitGlobalLimit"/>) when the host limit cannot hold <paramref name="pages"/>
+    /// more pages for <paramref name="vm"/>: the up-front check of a restore, or of an incoming migration.
+    /// </summary>
+    public static void CheckRoom(VirtualMachine vm, long pages, string what)
+    {
         GmmStatistics host = vm.Manager.Pages.GetStatistics();
         if (host.AllocatedPages + pages > host.MaxPages)
             throw new GmmException(GmmError.HitGlobalLimit,
-                $"restoring {vm} needs {pages} pages up front; the host has {host.MaxPages - host.AllocatedPages} of its {host.MaxPages} left");
-        Allocate(pages);
-        AllocatedUpFront = pages;
+                $"{what} {vm} needs {pages} pages up front; the host has {host.MaxPages - host.AllocatedPages} of its {host.MaxPages} left");
     }
 
     /// <summary>A page to fill; grows the pool when it is empty.</summary>

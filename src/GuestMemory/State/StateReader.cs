@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace GuestMemory.State;
 
 /// <summary>One record as read: its type, its 32-bit value (a count, an index or a pass), and for page records the page.</summary>
-internal readonly ref struct StateRecord(RecordType type, uint value, ulong hash, ReadOnlySpan<byte> page)
+internal readonly ref struct StateRecord(RecordType type, uint value, ulong hash, ReadOnlySpan<byte> page, ReadOnlySpan<byte> fields = default)
 {
     public RecordType Type { get; } = type;
     /// <summary>The run count, the content index (SHARED, SHARED_REF) or the pass number.</summary>
@@ -12,6 +12,50 @@ internal readonly ref struct StateRecord(RecordType type, uint value, ulong hash
     public ulong Hash { get; } = hash;
     /// <summary>RAW, ROM, SHARED: the page's 4096 bytes (valid until the next record is read).</summary>
     public ReadOnlySpan<byte> Page { get; } = page;
+    /// <summary>A migration stream's CONTENT_REF and DUPLICATE: the bytes after the type byte, for the migration layer to decode.</summary>
+    public ReadOnlySpan<byte> Fields { get; } = fields;
+}
+
+/// <summary>
+/// Parses the records of one block payload (or of a migration stream's page frame, which carries the
+/// same records plus the migration-only ones), checking that each is a known type and lies wholly inside.
+/// </summary>
+internal static class RecordParser
+{
+    /// <summary>Bytes of a migration CONTENT_REF record after its type: the 128-bit content key.</summary>
+    public const int ContentRefFieldBytes = 16;
+
+    /// <summary>Bytes of a migration DUPLICATE record after its type: the content key and the page position (u64).</summary>
+    public const int DuplicateFieldBytes = 24;
+
+    /// <summary>
+    /// Parses the record at the start of <paramref name="rest"/> and returns its size. <paramref name="migration"/>
+    /// admits the migration-only types; a saved state holding one is corrupt. <paramref name="unit"/> and
+    /// <paramref name="number"/> name the block (or frame) in error messages.
+    /// </summary>
+    public static int Parse(ReadOnlySpan<byte> rest, bool migration, string unit, uint number, out StateRecord record)
+    {
+        var type = (RecordType)rest[0];
+        int size = type switch
+        {
+            RecordType.Zero or RecordType.Ballooned or RecordType.Skip or RecordType.SharedRef or RecordType.Pass => SavedStateFormat.RunRecordBytes,
+            RecordType.Raw or RecordType.Rom => 1 + Paging.PageSize,
+            RecordType.Shared => SavedStateFormat.MaxRecordBytes,
+            RecordType.ContentRef when migration => 1 + ContentRefFieldBytes,
+            RecordType.Duplicate when migration => 1 + DuplicateFieldBytes,
+            _ => throw StateErrors.Corrupt($"unknown record type {rest[0]} in {unit} {number}"),
+        };
+        if (size > rest.Length) throw StateErrors.Corrupt($"a {type} record runs past the end of {unit} {number}");
+        record = type switch
+        {
+            RecordType.Raw or RecordType.Rom => new StateRecord(type, 0, 0, rest.Slice(1, Paging.PageSize)),
+            RecordType.Shared => new StateRecord(type, BinaryPrimitives.ReadUInt32LittleEndian(rest[9..]), BinaryPrimitives.ReadUInt64LittleEndian(rest[1..]),
+                rest.Slice(1 + SavedStateFormat.SharedFieldBytes, Paging.PageSize)),
+            RecordType.ContentRef or RecordType.Duplicate => new StateRecord(type, 0, 0, default, rest[1..size]),
+            _ => new StateRecord(type, BinaryPrimitives.ReadUInt32LittleEndian(rest[1..]), 0, default),
+        };
+        return size;
+    }
 }
 
 /// <summary>
@@ -48,24 +92,7 @@ internal sealed class StateReader(Stream stream)
     {
         record = default;
         if (_position == _length && !ReadBlock()) return false;
-        ReadOnlySpan<byte> rest = _payload.AsSpan(_position, _length - _position);
-        var type = (RecordType)rest[0];
-        int size = type switch
-        {
-            RecordType.Zero or RecordType.Ballooned or RecordType.Skip or RecordType.SharedRef or RecordType.Pass => SavedStateFormat.RunRecordBytes,
-            RecordType.Raw or RecordType.Rom => 1 + Paging.PageSize,
-            RecordType.Shared => SavedStateFormat.MaxRecordBytes,
-            _ => throw StateErrors.Corrupt($"unknown record type {rest[0]} in block {_blocks - 1}"),
-        };
-        if (size > rest.Length) throw StateErrors.Corrupt($"a {type} record runs past the end of block {_blocks - 1}");
-        _position += size;
-        record = type switch
-        {
-            RecordType.Raw or RecordType.Rom => new StateRecord(type, 0, 0, rest.Slice(1, Paging.PageSize)),
-            RecordType.Shared => new StateRecord(type, BinaryPrimitives.ReadUInt32LittleEndian(rest[9..]), BinaryPrimitives.ReadUInt64LittleEndian(rest[1..]),
-                rest.Slice(1 + SavedStateFormat.SharedFieldBytes, Paging.PageSize)),
-            _ => new StateRecord(type, BinaryPrimitives.ReadUInt32LittleEndian(rest[1..]), 0, default),
-        };
+        _position += RecordParser.Parse(_payload.AsSpan(_position, _length - _position), migration: false, "block", _blocks - 1, out record);
         return true;
     }
 

@@ -11,9 +11,16 @@ namespace GuestMemory.State;
 /// <para>Page records are built in place in the block buffer: <see cref="EnsureRoom"/> (which may write a
 /// block to the stream) is called outside the access section, then <see cref="BeginPage"/> returns the
 /// span the caller copies the guest page into while inside its section, without any stream I/O there.</para>
+/// <para><b>Blocks as frames.</b> A migration stream carries the same records in frames whose header has
+/// the block header's shape (tag, sequence number, length, CRC-32C): <paramref name="blockMagic"/> is then
+/// the frame's tag and <paramref name="nextSequence"/> numbers the frames of the whole connection, so
+/// the writer's blocks are frames between the connection's other messages (docs/migration-protocol.md).</para>
 /// <para>Not thread-safe: one saver owns it.</para>
 /// </remarks>
-internal sealed class StateWriter(Stream stream)
+/// <param name="stream">Where blocks go, each in one write.</param>
+/// <param name="blockMagic">The first four bytes of every block (<see cref="SavedStateFormat.BlockMagic"/> in a saved state).</param>
+/// <param name="nextSequence">The sequence number of the next block; null numbers the blocks 0, 1, 2, ...</param>
+internal sealed class StateWriter(Stream stream, uint blockMagic = SavedStateFormat.BlockMagic, Func<uint>? nextSequence = null)
 {
     private readonly byte[] _block = new byte[SavedStateFormat.BlockHeaderBytes + SavedStateFormat.MaxBlockPayload];
     private int _length;        // payload bytes in the current block
@@ -56,6 +63,28 @@ internal sealed class StateWriter(Stream stream)
         WriteSmall(RecordType.SharedRef, index);
     }
 
+    /// <summary>A record of a type byte and fixed fields, without a page (a migration stream's content references).</summary>
+    public void Fields(RecordType type, ReadOnlySpan<byte> fields)
+    {
+        FlushRun();
+        WriteRecord(type, fields);
+    }
+
+    /// <summary>A RAW or ROM record copied from <paramref name="page"/> (a page the caller already holds a copy of).</summary>
+    public void Page(RecordType type, ReadOnlySpan<byte> page)
+    {
+        EnsureRoom();
+        page.CopyTo(BeginPage(type, 0));
+        EndPage();
+    }
+
+    /// <summary>Writes the pending run and the block begun so far now (a migration pass ends), if there is any.</summary>
+    public void Flush()
+    {
+        FlushRun();
+        if (_length > 0) FlushBlock();
+    }
+
     /// <summary>
     /// Makes sure the pending run and the largest record fit the current block, writing the block out if
     /// not (a pending run is held in memory and goes first into the next block).
@@ -91,8 +120,7 @@ internal sealed class StateWriter(Stream stream)
     /// <summary>Writes the last block and END, then flushes the stream.</summary>
     public void Finish(uint passes, long nonZeroPages, long sharedContents, long balloonedPages)
     {
-        FlushRun();
-        if (_length > 0) FlushBlock();
+        Flush();
         byte[] end = new byte[SavedStateFormat.EndBytes];
         new StateEnd(_blocks, passes, nonZeroPages, sharedContents, balloonedPages, _payloadBytes, _chain).WriteTo(end);
         Emit(end);
@@ -111,19 +139,27 @@ internal sealed class StateWriter(Stream stream)
     /// <summary>A record of a type byte and one 32-bit value (runs, SHARED_REF, PASS).</summary>
     private void WriteSmall(RecordType type, uint value)
     {
-        if (Room < SavedStateFormat.RunRecordBytes) FlushBlock();
+        Span<byte> field = stackalloc byte[sizeof(uint)];
+        BinaryPrimitives.WriteUInt32LittleEndian(field, value);
+        WriteRecord(type, field);
+    }
+
+    /// <summary>A record without a page, into this block if it fits, else into the next.</summary>
+    private void WriteRecord(RecordType type, ReadOnlySpan<byte> fields)
+    {
+        if (Room < 1 + fields.Length) FlushBlock();
         int at = SavedStateFormat.BlockHeaderBytes + _length;
         _block[at] = (byte)type;
-        BinaryPrimitives.WriteUInt32LittleEndian(_block.AsSpan(at + 1), value);
-        _length += SavedStateFormat.RunRecordBytes;
+        fields.CopyTo(_block.AsSpan(at + 1));
+        _length += 1 + fields.Length;
     }
 
     /// <summary>Writes the block as it is (a pending run stays pending) and starts an empty one.</summary>
     private void FlushBlock()
     {
         Span<byte> header = _block.AsSpan(0, SavedStateFormat.BlockHeaderBytes);
-        BinaryPrimitives.WriteUInt32LittleEndian(header, SavedStateFormat.BlockMagic);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], _blocks);
+        BinaryPrimitives.WriteUInt32LittleEndian(header, blockMagic);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], nextSequence?.Invoke() ?? _blocks);
         BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)_length);
         uint crc = Crc32C.Compute(header[..12], _block.AsSpan(SavedStateFormat.BlockHeaderBytes, _length));
         BinaryPrimitives.WriteUInt32LittleEndian(header[12..], crc);

@@ -1,5 +1,6 @@
 using GuestMemory.Phys;
 using GuestMemory.State;
+using GuestMemory.Tests.Support;
 
 namespace GuestMemory.Tests.State;
 
@@ -135,87 +136,5 @@ public sealed class LiveSaveTests
         StateTestHost.Restore(copy, stream.ToArray());
         Assert.Equal(VmSnapshot.Content(source), VmSnapshot.Content(copy));
         host.Gmm.Verify();
-    }
-
-    /// <summary>
-    /// A vCPU stand-in: writes whole pages and single words to the first <c>pages</c> pages (which include
-    /// shared, zero-written and ballooned-adjacent pages) until paused.
-    /// </summary>
-    private sealed class GuestWriter : IDisposable
-    {
-        private readonly VirtualMachine _vm;
-        private readonly int _pages;
-        private readonly Random _random;
-        private readonly Thread _thread;
-        private readonly ManualResetEventSlim _paused = new(false);
-        private volatile bool _pause;
-        private long _writes;
-        private Exception? _failure;
-
-        public GuestWriter(VirtualMachine vm, int pages, int seed)
-        {
-            _vm = vm;
-            _pages = pages;
-            _random = new Random(seed);
-            _thread = new Thread(Run) { IsBackground = true, Name = "guest-writer" };
-            _thread.Start();
-        }
-
-        /// <summary>Waits until the writer made <paramref name="count"/> more writes (no timing: counts).</summary>
-        public void WaitForWrites(long count)
-        {
-            long target = Interlocked.Read(ref _writes) + count;
-            while (Interlocked.Read(ref _writes) < target && !_paused.IsSet) Thread.Yield();
-        }
-
-        /// <summary>Stops the writer; returns once it has made its last write, or rethrows what stopped it.</summary>
-        public void Pause()
-        {
-            _pause = true;
-            _paused.Wait();
-            if (_failure != null) throw new InvalidOperationException("the guest writer failed", _failure);
-        }
-
-        public void Dispose()
-        {
-            Pause();
-            _thread.Join();
-        }
-
-        private void Run()
-        {
-            try
-            {
-                WriteUntilPaused();
-            }
-            catch (Exception e)
-            {
-                _failure = e;
-            }
-            finally
-            {
-                _paused.Set();
-            }
-        }
-
-        private void WriteUntilPaused()
-        {
-            byte[] page = new byte[Paging.PageSize];
-            while (!_pause)
-            {
-                int p = _random.Next(_pages);
-                if (p >= GuestContent.BalloonFirst && p < GuestContent.BalloonFirst + GuestContent.BalloonPages) continue;
-                if (_random.Next(2) == 0)
-                {
-                    _random.NextBytes(page);
-                    _vm.Memory.Write(GuestContent.Address(p), page);
-                }
-                else
-                {
-                    _vm.Memory.WriteUInt64(GuestContent.Address(p) + (ulong)_random.Next(Paging.PageSize / 8) * 8, (ulong)_random.NextInt64());
-                }
-                Interlocked.Increment(ref _writes);
-            }
-        }
     }
 }

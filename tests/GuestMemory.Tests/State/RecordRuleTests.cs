@@ -53,6 +53,7 @@ public sealed class RecordRuleTests : IDisposable
     [InlineData("shared-index-gap", "shared content 1 where content 0 comes next")]
     [InlineData("shared-hash-wrong", "does not match its hash")]
     [InlineData("end-figures-wrong", "END declares")]
+    [InlineData("migration-record", "unknown record type 9")]
     public void ARuleBrokenBehindValidCrcsIsRefused(string violation, string reason)
     {
         byte[] state = violation switch
@@ -76,6 +77,7 @@ public sealed class RecordRuleTests : IDisposable
             "shared-index-gap" => Craft(RomPages + 1, w => Shared(w, index: 1, seed: 1)),
             "shared-hash-wrong" => Craft(RomPages + 1, w => Shared(w, index: 0, seed: 1, hashOffset: 1)),
             "end-figures-wrong" => Craft(RomPages, FirstPass, endNonZero: RomPages + 1),
+            "migration-record" => Craft(RomPages, w => w.Fields(RecordType.ContentRef, new byte[16])), // a migration stream's CONTENT_REF
             _ => throw new ArgumentException(violation),
         };
 

@@ -1,0 +1,25 @@
+using System.CommandLine;
+
+namespace GuestMemory.Cli.Commands;
+
+/// <summary><c>gmm migrate listen|send</c>: move a VM between two GuestMemory hosts over TCP (docs/migration-protocol.md).</summary>
+internal static class MigrateCommand
+{
+    public static Command Create()
+    {
+        var migrate = new Command("migrate", "Move a running VM to another GuestMemory host over TCP: listen on the target, send from the source");
+        migrate.Subcommands.Add(MigrateListenCommand.Create());
+        migrate.Subcommands.Add(MigrateSendCommand.Create());
+        return migrate;
+    }
+
+    /// <summary>The <c>--json</c> option of both sides.</summary>
+    public static Option<bool> JsonOption() => new("--json") { Description = "Print JSON (one object per line) instead of tables" };
+
+    /// <summary>Adds a validator that keeps an integer option within [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public static Option<int> Within(this Option<int> option, int min, int max)
+    {
+        option.Validators.Add(r => { if (r.GetValueOrDefault<int>() < min || r.GetValueOrDefault<int>() > max) r.AddError($"{option.Name} must be {min}..{max}"); });
+        return option;
+    }
+}
