@@ -32,7 +32,8 @@ public static unsafe class AccessBench
         Random.Shared.NextBytes(fill);
         for (int page = 0; page < RandomPages; page++) memory.Write((ulong)page * PageSize, fill); // every page allocated
 
-        using var native = new NativeBuffer((nuint)RandomPages * PageSize);
+        using var native = new NativeBuffer((nuint)RandomPages * PageSize, hugePages: true);
+        using var plain = new NativeBuffer((nuint)RandomPages * PageSize, hugePages: false);
         ulong[] addresses = RandomAddresses(new Random(42));
         var buffer = new byte[PageSize];
 
@@ -43,12 +44,14 @@ public static unsafe class AccessBench
         double read8 = Median(repetitions, () => NsPerRead(() => ReadRandomAccessor(memory, addresses)));
         double read8Plain = Median(repetitions, () => NsPerRead(() => ReadRandom(memory, addresses)));
         double read8Span = Median(repetitions, () => NsPerRead(() => ReadRandomSpan(memory, addresses)));
-        double raw8 = Median(repetitions, () => NsPerRead(() => ReadRandomNative(native.Address, addresses)));
+        double raw8 = Median(repetitions, () => NsPerRead(() => ReadRandomNative(plain.Address, addresses)));
+        double raw8Huge = Median(repetitions, () => NsPerRead(() => ReadRandomNative(native.Address, addresses)));
         double firstWrite = Median(repetitions, () => FirstWrites(gmm));
         double kernelFault = Median(repetitions, KernelFaults);
 
-        return new AccessFigures(write4k, read4k, memcpy4k, memcpy4kRead, read8, read8Plain, read8Span, raw8, firstWrite, kernelFault,
-            PgmBytesPerGuestPage(gmm), sizeof(ulong), repetitions, gmm.Pages.Host.HugePages);
+        (double perPage, long fixedBytes) = PgmMetadata();
+        return new AccessFigures(write4k, read4k, memcpy4k, memcpy4kRead, read8, read8Plain, read8Span, raw8, raw8Huge, firstWrite, kernelFault,
+            perPage, fixedBytes, sizeof(ulong), repetitions, gmm.Pages.Host.HugePages);
     }
 
     /// <summary>Runs once to warm up (JIT, caches, page tables), then <paramref name="repetitions"/> times; returns the median.</summary>
@@ -75,28 +78,28 @@ public static unsafe class AccessBench
         return Stopwatch.GetElapsedTime(start).TotalNanoseconds / RandomReads;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void WritePages(GuestPhysicalMemory memory, byte[] source)
     {
         for (int pass = 0; pass < CopyPasses; pass++)
             for (int page = 0; page < CopyPages; page++) memory.Write((ulong)page * PageSize, source);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void ReadPages(GuestPhysicalMemory memory, byte[] destination)
     {
         for (int pass = 0; pass < CopyPasses; pass++)
             for (int page = 0; page < CopyPages; page++) memory.Read((ulong)page * PageSize, destination);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void CopyPagesNative(byte* destination, byte[] source)
     {
         for (int pass = 0; pass < CopyPasses; pass++)
             for (int page = 0; page < CopyPages; page++) source.AsSpan().CopyTo(new Span<byte>(destination + (nint)page * PageSize, PageSize));
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void CopyPagesFromNative(byte* source, byte[] destination)
     {
         for (int pass = 0; pass < CopyPasses; pass++)
@@ -112,7 +115,7 @@ public static unsafe class AccessBench
         return addresses;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static ulong ReadRandom(GuestPhysicalMemory memory, ulong[] addresses)
     {
         ulong sum = 0;
@@ -120,7 +123,7 @@ public static unsafe class AccessBench
         return sum;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static ulong ReadRandomAccessor(GuestPhysicalMemory memory, ulong[] addresses)
     {
         ulong sum = 0;
@@ -129,7 +132,7 @@ public static unsafe class AccessBench
         return sum;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static ulong ReadRandomSpan(GuestPhysicalMemory memory, ulong[] addresses)
     {
         ulong sum = 0;
@@ -142,7 +145,7 @@ public static unsafe class AccessBench
         return sum;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static ulong ReadRandomNative(byte* buffer, ulong[] addresses)
     {
         ulong sum = 0;
@@ -173,26 +176,38 @@ public static unsafe class AccessBench
     }
 
     /// <summary>
-    /// What a VM's guest-physical structures cost per guest page, measured rather than computed: the managed bytes
-    /// allocated while creating a 1 GiB VM (its entry array, ranges, handy pages, lock, the Gmm's per-VM record)
-    /// divided by its pages. Host memory for guest data is not metadata and is not counted.
+    /// What a VM's guest-physical structures cost, measured rather than computed: the managed bytes allocated
+    /// while creating a VM (its entry array, ranges, handy pages, lock, translation cache, the Gmm's per-VM
+    /// record), for a 1 GiB and a 2 GiB VM. Per guest page is the difference over the extra pages (what each
+    /// page adds); fixed is what a VM costs whatever its size. Host memory for guest data is not metadata.
     /// </summary>
-    private static double PgmBytesPerGuestPage(GlobalMemoryManager gmm)
+    private static (double PerPage, long Fixed) PgmMetadata()
     {
-        const long ram = 1L << 30;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        using VirtualMachine vm = gmm.CreateVm(new VmOptions { Name = "metadata", RamSize = ram });
-        long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
-        return (double)bytes / (ram / PageSize);
+        const long small = 1L << 30, large = 2L << 30;
+        using var gmm = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = 4L << 30 });
+        VmCreationBytes(gmm, small); // warm-up: first-use allocations of the manager are not the VM's
+        long smallBytes = VmCreationBytes(gmm, small), largeBytes = VmCreationBytes(gmm, large);
+        double perPage = (double)(largeBytes - smallBytes) / ((large - small) / PageSize);
+        return (perPage, smallBytes - (long)Math.Round(perPage * (small / PageSize)));
     }
 
-    /// <summary>A plain native buffer, backed the way guest chunks are (huge pages where the kernel allows), touched up front.</summary>
+    private static long VmCreationBytes(GlobalMemoryManager gmm, long ram)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using VirtualMachine vm = gmm.CreateVm(new VmOptions { Name = "metadata", RamSize = ram });
+        return GC.GetAllocatedBytesForCurrentThread() - before;
+    }
+
+    /// <summary>
+    /// A native buffer touched up front: plain (what a native program gets by default: 4 KiB pages unless the
+    /// kernel's THP mode is "always"), or backed the way guest chunks are (huge pages where the kernel allows).
+    /// </summary>
     private sealed class NativeBuffer : IDisposable
     {
-        public NativeBuffer(nuint bytes)
+        public NativeBuffer(nuint bytes, bool hugePages)
         {
             Address = (byte*)NativeMemory.AlignedAlloc(bytes, Paging.ChunkSize);
-            LinuxNative.Madvise((nint)Address, bytes, LinuxNative.MadvHugePage);
+            if (hugePages) LinuxNative.Madvise((nint)Address, bytes, LinuxNative.MadvHugePage);
             new Span<byte>(Address, (int)bytes).Fill(0x5A);
         }
 

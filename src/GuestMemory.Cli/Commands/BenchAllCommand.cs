@@ -24,6 +24,7 @@ internal static class BenchAllCommand
         ("balloon", ["bench", "balloon", "--json"]),
         ("state", ["bench", "state", "--json", "--no-gzip"]),
         ("compaction", ["bench", "compaction", "--json"]),
+        ("migrate", ["bench", "migrate", "--json"]),
     ];
 
     public static Command Create()

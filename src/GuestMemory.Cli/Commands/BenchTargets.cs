@@ -52,6 +52,12 @@ internal static class BenchTargets
         [
             new("freed memory that left the process after one compaction run >= 99%", j => N(j, "returned_pct_with"), v => v >= 99, "%"),
         ],
+        "migrate" =>
+        [
+            new("downtime <= 20 ms", j => N(j, "downtime_ms"), v => v <= 20, "ms"),
+            new("total <= 0.7 s", j => N(j, "total_s"), v => v <= 0.7, "s"),
+            new("bytes sent <= 0.25x guest bytes", j => N(j, "bytes_sent") / N(j, "guest_bytes"), v => v <= 0.25, "x"),
+        ],
         _ => [],
     };
 

@@ -18,6 +18,9 @@ public sealed class GuestMemoryMetrics : IDisposable
 
     private readonly Meter _meter = new(MeterName, "1.0");
 
+    /// <summary>This manager's meter (several managers in one process each have their own).</summary>
+    internal Meter Meter => _meter;
+
     internal GuestMemoryMetrics(GlobalMemoryManager manager)
     {
         PageManager gmm = manager.Pages;
@@ -38,8 +41,17 @@ public sealed class GuestMemoryMetrics : IDisposable
         Counter("gmm.fusion.pages.zeroed", "{page}", "Guest pages returned to the zero page", () => manager.Fusion.Statistics.ZeroPagesReclaimed);
         Counter("gmm.fusion.cow_breaks", "{page}", "Writes to shared pages that made a private copy", () => manager.Fusion.Statistics.CopyOnWriteBreaks);
         Counter("gmm.compaction.pages.moved", "{page}", "Pages moved by compaction", () => manager.Compactor.Statistics.PrivatePagesMoved + manager.Compactor.Statistics.SharedPagesMoved);
+        Counter("gmm.balloon.steps", "{step}", "Balloon controller steps", () => Balloon(manager).Steps);
+        Counter("gmm.balloon.decisions", "{step}", "Balloon controller steps that changed a target", () => Balloon(manager).Decisions);
+        Counter("gmm.balloon.pages.requested", "{page}", "Pages asked for by inflate requests", () => Balloon(manager).PagesRequested);
+        Counter("gmm.balloon.pages.returned", "{page}", "Pages given back to guests by deflate requests", () => Balloon(manager).PagesReturned);
+        Counter("gmm.balloon.shortfalls", "{step}", "Steps in which the host needed more than every guest could give", () => Balloon(manager).ShortfallSteps);
         Counter("gmm.host.chunks.freed", "{chunk}", "Chunks given back to the host", () => gmm.GetStatistics().FreedChunks);
     }
+
+    /// <summary>The balloon controller's totals, zero while the manager has none.</summary>
+    private static Balloon.BalloonControllerCounters Balloon(GlobalMemoryManager manager) =>
+        manager.BalloonController?.Counters ?? default;
 
     private void Gauge(string name, string unit, string description, Func<long> read) =>
         _meter.CreateObservableGauge(name, read, unit, description);
