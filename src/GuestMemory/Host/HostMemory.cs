@@ -48,6 +48,9 @@ public sealed unsafe class HostMemory : IDisposable
     /// <summary>The largest chunk id this host range can hold.</summary>
     public int MaxChunks { get; }
 
+    /// <summary>Resident bytes of this host's reservation (guest memory alone), read from the kernel (<see cref="HostRss.ReadRangeBytes"/>).</summary>
+    public long ResidentBytes() => HostRss.ReadRangeBytes(_mapping, (long)_mappingBytes);
+
     /// <summary>Chunks now backed by real memory.</summary>
     public int CommittedChunks => Volatile.Read(ref _committedChunks);
 

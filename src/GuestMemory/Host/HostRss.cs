@@ -16,6 +16,32 @@ public static class HostRss
     public static long ReadAnonymousBytes() => ReadField("Anonymous:");
 
     /// <summary>
+    /// Resident bytes of the mappings that overlap [<paramref name="start"/>, +<paramref name="length"/>),
+    /// from <c>/proc/self/smaps</c>: the kernel's count for that memory alone, so the runtime's own heap
+    /// growing or shrinking meanwhile does not show. Mappings partly inside count whole, so pass a range
+    /// that is a whole mapping (a <see cref="HostMemory"/> reservation is one). Reads a file of a few
+    /// hundred KiB: for tests and tools, not for every period.
+    /// </summary>
+    public static long ReadRangeBytes(nint start, long length)
+    {
+        if (!OperatingSystem.IsLinux()) throw new GmmException(GmmError.NotSupported, "per-mapping RSS is read from /proc/self/smaps, which only Linux has");
+        ulong from = (ulong)start, to = from + (ulong)length;
+        long kib = 0;
+        bool inside = false;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            int dash = line.IndexOf('-');
+            int space = line.IndexOf(' ');
+            if (dash > 0 && space > dash && ulong.TryParse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, null, out ulong low)
+                && ulong.TryParse(line.AsSpan(dash + 1, space - dash - 1), System.Globalization.NumberStyles.HexNumber, null, out ulong high))
+                inside = low < to && high > from; // a mapping's header line
+            else if (inside && line.StartsWith("Rss:", StringComparison.Ordinal))
+                kib += long.Parse(line.AsSpan(4).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return kib * 1024;
+    }
+
+    /// <summary>
     /// Resident bytes of this process from the kernel's resident-set counters (<c>/proc/self/statm</c>,
     /// the VmRSS figure): the same memory as <see cref="ReadBytes"/>, but read from counters instead of
     /// a walk over every page table, so it costs about 0.1 ms where smaps_rollup takes milliseconds at a

@@ -13,13 +13,18 @@ internal sealed class PhysModelSystem : GuestMemory.Tests.Support.IModelTest<Phy
     private readonly GlobalMemoryManager _gmm = TestVms.CreateManager(hostMib: 32);
     private readonly VirtualMachine[] _vms;
     private readonly byte[][] _expected;
-    private readonly HashSet<int>[] _ballooned;
+    private HashSet<int>[] _ballooned;
+    private readonly SavedVm?[] _saved;
+
+    /// <summary>A saved state and what the model expected of the VM when it was saved.</summary>
+    private sealed record SavedVm(byte[] State, byte[] Expected, HashSet<int> Ballooned);
 
     public PhysModelSystem(int vmCount)
     {
         _vms = new VirtualMachine[vmCount];
         _expected = new byte[vmCount][];
         _ballooned = new HashSet<int>[vmCount];
+        _saved = new SavedVm?[vmCount];
         for (int i = 0; i < vmCount; i++)
         {
             _vms[i] = _gmm.AddVm(RamPages, $"vm{i}");
@@ -48,6 +53,9 @@ internal sealed class PhysModelSystem : GuestMemory.Tests.Support.IModelTest<Phy
                 if (KindOf(b.Page) == Kind.Ram && PageRequests.Balloon(Memory(b.Vm), Address(b.Page))) _ballooned[b.Vm].Add(b.Page);
                 break;
             case ReclaimOp: _gmm.ReclaimRetiredPages(); break;
+            case SaveOp save: Save(save.Vm); break;
+            case RestoreOp restore: Restore(restore.Vm); break;
+            case CorruptRestoreOp corrupt: CorruptRestore(corrupt); break;
             case VerifyOp: VerifyAll(); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown operation");
         }
@@ -141,6 +149,40 @@ internal sealed class PhysModelSystem : GuestMemory.Tests.Support.IModelTest<Phy
         Memory(vm).Reset();
         PowerOn(_expected[vm], vm, keepMmio: true);
         _ballooned[vm].Clear();
+    }
+
+    private void Save(int vm)
+    {
+        using var stream = new MemoryStream();
+        _vms[vm].SaveState(stream);
+        _saved[vm] = new SavedVm(stream.ToArray(), (byte[])_expected[vm].Clone(), [.. _ballooned[vm]]);
+    }
+
+    private void Restore(int vm)
+    {
+        if (_saved[vm] is not { } saved) return;
+        try
+        {
+            _vms[vm].RestoreState(new MemoryStream(saved.State, writable: false));
+        }
+        catch (GmmException e) when (e.Error is GmmError.HitGlobalLimit or GmmError.ReservationDeclined)
+        {
+            AssertMatches(vm); // refused up front: nothing changed
+            return;
+        }
+        byte[] mmio = _expected[vm].AsSpan(MmioPage * PageSize, PageSize).ToArray(); // a device's state is not guest RAM: no state holds it
+        saved.Expected.CopyTo(_expected[vm], 0);
+        mmio.CopyTo(_expected[vm], MmioPage * PageSize);
+        _ballooned[vm] = [.. saved.Ballooned];
+    }
+
+    private void CorruptRestore(CorruptRestoreOp op)
+    {
+        if (_saved[op.Vm] is not { } saved) return;
+        byte[] corrupt = (byte[])saved.State.Clone();
+        corrupt[op.Position % corrupt.Length] ^= op.Xor;
+        Assert.Throws<GmmException>(() => _vms[op.Vm].RestoreState(new MemoryStream(corrupt, writable: false)));
+        AssertMatches(op.Vm);
     }
 
     private void Merge(MergeOp op)

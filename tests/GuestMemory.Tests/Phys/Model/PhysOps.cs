@@ -22,3 +22,9 @@ internal sealed record ArmOp(int Vm, int Page) : PhysOp;
 internal sealed record BalloonOp(int Vm, int Page) : PhysOp;
 internal sealed record ReclaimOp : PhysOp;
 internal sealed record VerifyOp : PhysOp;
+/// <summary>Saves the VM (paused: the model runs one operation at a time) and keeps the state and the model's view of it.</summary>
+internal sealed record SaveOp(int Vm) : PhysOp;
+/// <summary>Restores the VM's last saved state: its content goes back to what the model kept.</summary>
+internal sealed record RestoreOp(int Vm) : PhysOp;
+/// <summary>Restores the last saved state with one byte changed: a typed error, the VM unchanged.</summary>
+internal sealed record CorruptRestoreOp(int Vm, int Position, byte Xor) : PhysOp;
