@@ -14,7 +14,7 @@ internal static class BenchAccessCommand
     {
         Option<bool> json = BenchCommand.JsonOption();
         var repetitions = new Option<int>("--repetitions") { Description = "Timed runs per figure (the median is reported)", DefaultValueFactory = _ => 7 };
-        repetitions.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 101) r.AddError("--repetitions must be 1..101"); });
+        repetitions.Within(1, 101);
         var access = new Command("access", "Read/Write/ReadUInt64 throughput and latency, first writes and metadata per guest page, beside memcpy, raw reads and kernel faults")
         {
             json, repetitions,

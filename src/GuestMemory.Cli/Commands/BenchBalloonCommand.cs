@@ -14,9 +14,9 @@ internal static class BenchBalloonCommand
         var vms = new Option<int>("--vms") { Description = "VMs, each with a simulated guest on its own thread", DefaultValueFactory = _ => 4 };
         var ram = new Option<int>("--ram-mib") { Description = "Guest RAM per VM, MiB (the host budget is half of all of it)", DefaultValueFactory = _ => 128 };
         var steps = new Option<int>("--steps") { Description = "Pressure steps to measure", DefaultValueFactory = _ => 20 };
-        vms.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 2 or > 64) r.AddError("--vms must be 2..64"); });
-        ram.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 32 or > 4096) r.AddError("--ram-mib must be 32..4096"); });
-        steps.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 10_000) r.AddError("--steps must be 1..10000"); });
+        vms.Within(2, 64);
+        ram.Within(32, 4096);
+        steps.Within(1, 10_000);
         var balloon = new Command("balloon", "Put the balloon controller under pressure steps on real memory: peak RSS over budget, reclaim rate, settle times") { json, vms, ram, steps };
         balloon.SetAction(p => Run(p.GetValue(json), new BalloonBenchOptions { Vms = p.GetValue(vms), RamMib = p.GetValue(ram), Steps = p.GetValue(steps) }));
         return balloon;

@@ -21,8 +21,8 @@ internal static class BenchCompactionCommand
         var seed = new Option<int>("--seed") { Description = "Random seed of the ballooned pages", DefaultValueFactory = _ => 1 };
         var svg = new Option<string>("--svg") { Description = "Write chunks-before.svg and chunks-after.svg (seed policy) into this directory" };
         var policy = new Option<bool>("--policy") { Description = "Also measure each page placement choice (VM affinity, shared chunks, fullest first) against its opposite" };
-        vms.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 2 or > 16) r.AddError("--vms must be 2..16"); });
-        ram.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 8 or > 4096) r.AddError("--ram-mib must be 8..4096"); });
+        vms.Within(2, 16);
+        ram.Within(8, 4096);
         var command = new Command("compaction", "Fragment memory (VMs started together, half destroyed, half ballooned) and measure what compaction gives back to the host")
         {
             json, vms, ram, seed, svg, policy,

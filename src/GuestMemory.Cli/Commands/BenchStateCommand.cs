@@ -16,8 +16,8 @@ internal static class BenchStateCommand
         var sink = new Option<string>("--sink") { Description = "Where the state goes: memory (a preallocated MemoryStream) or file (the temp directory)", DefaultValueFactory = _ => "memory" };
         var noGzip = new Option<bool>("--no-gzip") { Description = "Skip gzip of the plain dump (it takes seconds)" };
         var seed = new Option<int>("--seed") { Description = "Random seed of the content", DefaultValueFactory = _ => 1 };
-        ram.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 64 or > 2048) r.AddError("--ram-mib must be 64..2048"); });
-        runs.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 20) r.AddError("--runs must be 1..20"); });
+        ram.Within(64, 2048);
+        runs.Within(1, 20);
         sink.AcceptOnlyFromAmong("memory", "file");
         var state = new Command("state", "Save a VM (half zero pages, a tenth shared, the rest random) and restore it into a fresh VM; compare the size with a plain dump")
         {

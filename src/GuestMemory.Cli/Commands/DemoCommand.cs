@@ -18,10 +18,10 @@ internal static class DemoCommand
         var report = new Option<string>("--report") { Description = "Where to write the HTML report", DefaultValueFactory = _ => "gmm-report.html" };
         var plain = new Option<bool>("--no-live") { Description = "Print a line per second instead of a live table" };
         var verbose = new Option<bool>("--verbose") { Description = "Log what the memory manager decides (VMs, balloon controller, compaction) to standard error" };
-        vms.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 32) r.AddError("--vms must be 1..32"); });
-        ram.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 16 or > 8192) r.AddError("--ram-mib must be 16..8192"); });
-        image.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 1024) r.AddError("--image-mib must be 1..1024"); });
-        seconds.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 2 or > 3600) r.AddError("--duration must be 2..3600 seconds"); });
+        vms.Within(1, 32);
+        ram.Within(16, 8192);
+        image.Within(1, 1024);
+        seconds.Within(2, 3600, " seconds");
         var demo = new Command("demo", "Over-commit several VMs on real host memory: page fusion, zero pages, ballooning under a budget, a VM shutdown and compaction; writes an HTML report")
         {
             vms, ram, image, seconds, seed, report, plain, verbose,
@@ -56,7 +56,9 @@ internal static class DemoCommand
                 nextLine = sample.Seconds + 1;
             }, cancel);
         }
-        IReadOnlyList<string> problems = run.Manager.FindInconsistencies();
+        AnsiConsole.Status().Start("Saving and restoring one VM, moving another live to a second host...", _ =>
+            run.SaveRestoreAndMove(Path.GetDirectoryName(Path.GetFullPath(settings.ReportPath))!));
+        IReadOnlyList<string> problems = run.FindInconsistencies();
         var summary = DemoSummary.From(run, settings, problems.Count == 0);
         var table = new Table().Title("[bold]Summary[/]").AddColumns("figure", "value");
         foreach ((string figure, string value) in summary.Rows()) table.AddRow(Markup.Escape(figure), Markup.Escape(value));

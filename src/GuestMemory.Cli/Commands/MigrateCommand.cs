@@ -15,11 +15,4 @@ internal static class MigrateCommand
 
     /// <summary>The <c>--json</c> option of both sides.</summary>
     public static Option<bool> JsonOption() => new("--json") { Description = "Print JSON (one object per line) instead of tables" };
-
-    /// <summary>Adds a validator that keeps an integer option within [<paramref name="min"/>, <paramref name="max"/>].</summary>
-    public static Option<int> Within(this Option<int> option, int min, int max)
-    {
-        option.Validators.Add(r => { if (r.GetValueOrDefault<int>() < min || r.GetValueOrDefault<int>() > max) r.AddError($"{option.Name} must be {min}..{max}"); });
-        return option;
-    }
 }

@@ -19,7 +19,7 @@ internal static class DemoReport
         html.Append("<h1>GuestMemory demo</h1>");
         html.Append($"<p class=\"note\">{DateTime.Now:yyyy-MM-dd HH:mm} · {Environment.ProcessorCount} CPUs · {Enc(System.Runtime.InteropServices.RuntimeInformation.OSDescription)} · " +
                     $"{settings.Vms} VMs × ({settings.RamMib} MiB RAM + {settings.ImageMib} MiB OS image) · {settings.Seconds:0} s · seed {settings.Seed}</p>");
-        html.Append("<p>Each VM holds the same OS image (real files of this machine's .NET runtime at page boundaries), its own data written by a guest workload that grows and shrinks, and pages it never touched. The host may use only part of what the VMs were promised: page fusion shares identical pages, zero pages cost nothing, the balloon controller keeps real RSS within the budget, and after one VM shuts down compaction gives its chunks back.</p>");
+        html.Append("<p>Each VM holds the same OS image (real files of this machine's .NET runtime at page boundaries), its own data written by a guest workload that grows and shrinks, and pages it never touched. The host may use only part of what the VMs were promised: page fusion shares identical pages, zero pages cost nothing, the balloon controller keeps real RSS within the budget, and after one VM shuts down compaction gives its chunks back. At the end one VM is saved to a file and a copy started from it on a second host, and another moves there live while its guest writes, over TCP on loopback; both copies are checked page by page.</p>");
         html.Append("<h2>Summary</h2><table>");
         foreach ((string figure, string value) in summary.Rows()) html.Append($"<tr><th>{Enc(figure)}</th><td>{Enc(value)}</td></tr>");
         html.Append("</table>");

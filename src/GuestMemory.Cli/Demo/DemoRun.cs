@@ -21,10 +21,12 @@ internal sealed class DemoRun : IDisposable
     private readonly DemoSettings _settings;
     private readonly List<SimulatedGuest> _guests = [];
     private readonly Stopwatch _clock = new();
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggerFactory;
 
     public DemoRun(DemoSettings settings, OsImage image, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory)
     {
         _settings = settings;
+        _loggerFactory = loggerFactory;
         Image = image;
         BaselineRss = HostRss.ReadBytes();
         Manager = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = settings.HostBudgetBytes, OvercommitRatio = 4 }, loggerFactory);
@@ -46,6 +48,11 @@ internal sealed class DemoRun : IDisposable
     public IReadOnlyDictionary<VmHandle, string> VmNames { get; private set; } = new Dictionary<VmHandle, string>();
     public IReadOnlyList<SimulatedGuest> Guests => _guests;
     public double Elapsed => _clock.Elapsed.TotalSeconds;
+    public DemoSavedState? SavedState { get; private set; }
+    /// <summary>Guests whose VM moved to the second host (stopped; kept to check the copy).</summary>
+    public List<SimulatedGuest> MovedGuests { get; } = [];
+    private DemoMobility? _secondHost;
+    public DemoMove? Move { get; private set; }
 
     /// <summary>Runs the scenario, calling <paramref name="onSample"/> about four times a second.</summary>
     public void Run(Action<DemoSample> onSample, CancellationToken cancel)
@@ -72,6 +79,27 @@ internal sealed class DemoRun : IDisposable
         Manager.Fusion.Stop();
         onSample(Sample());
     }
+
+    /// <summary>
+    /// After the run, with a second host (<see cref="DemoMobility"/>): the first VM is saved to a file in
+    /// <paramref name="directory"/> and a copy started from it there; the last one (when there are two or
+    /// more) moves there live. The moved VM leaves this host, so its guest leaves the run.
+    /// </summary>
+    public void SaveRestoreAndMove(string directory)
+    {
+        _secondHost = new DemoMobility(_settings.HostBudgetBytes,
+            vm => vm.Memory.RegisterRam(ImageAddress, (ulong)Image.Bytes.Length, "os-image"), _loggerFactory);
+        SavedState = _secondHost.SaveAndRestore(_guests[0], _settings.RamBytes + Image.Bytes.Length, directory);
+        if (_guests.Count < 2) return;
+        SimulatedGuest moving = _guests[^1];
+        Move = _secondHost.MoveLive(moving);
+        if (Move.Report == null) return; // a failed move leaves the VM running here
+        _guests.Remove(moving);
+        MovedGuests.Add(moving);
+    }
+
+    /// <summary>Problems the consistency checks of both hosts find.</summary>
+    public IReadOnlyList<string> FindInconsistencies() => [.. Manager.FindInconsistencies(), .. _secondHost?.FindInconsistencies() ?? []];
 
     private DemoSample Sample()
     {
@@ -116,8 +144,9 @@ internal sealed class DemoRun : IDisposable
 
     public void Dispose()
     {
-        foreach (SimulatedGuest guest in _guests) guest.Dispose();
+        foreach (SimulatedGuest guest in _guests.Concat(MovedGuests)) guest.Dispose();
         Controller.Dispose();
+        _secondHost?.Dispose();
         Manager.Dispose();
     }
 }

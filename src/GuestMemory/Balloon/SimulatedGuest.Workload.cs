@@ -71,9 +71,11 @@ public sealed partial class SimulatedGuest
     }
 
     /// <summary>Under the guest lock: true when the frame reads exactly what the guest last wrote (zero if nothing).</summary>
-    private bool HoldsExpected(int frame)
+    private bool HoldsExpected(int frame) => HoldsExpected(frame, Vm.Memory);
+
+    private bool HoldsExpected(int frame, GuestPhysicalMemory memory)
     {
-        Vm.Memory.Read(AddressOf(frame), _page);
+        memory.Read(AddressOf(frame), _page);
         PagePattern.Fill(_expected, Vm.Handle.Value, frame, _generation[frame]);
         return _page.AsSpan().SequenceEqual(_expected);
     }
@@ -84,8 +86,15 @@ public sealed partial class SimulatedGuest
     /// a page is Ballooned in guest-physical memory exactly when the guest has it in its balloon.
     /// Returns each mismatch (empty when all is well; at most 20 are spelled out).
     /// </summary>
-    public IReadOnlyList<string> VerifyContent()
+    public IReadOnlyList<string> VerifyContent() => VerifyContent(Vm.Memory);
+
+    /// <summary>
+    /// Checks a copy of this guest's memory the same way: the VM it was moved or restored into, while this
+    /// guest is stopped. The copy must hold what the guest last wrote, page by page, balloon included.
+    /// </summary>
+    public IReadOnlyList<string> VerifyContent(GuestPhysicalMemory memory)
     {
+        ArgumentNullException.ThrowIfNull(memory);
         var problems = new List<string>();
         int mismatches = 0;
         lock (_guestLock)
@@ -94,10 +103,10 @@ public sealed partial class SimulatedGuest
             for (int frame = 0; frame < _ramPages; frame++)
             {
                 string? problem = null;
-                bool ballooned = Vm.Memory.GetPage(AddressOf(frame)).State == GuestPageState.Ballooned;
+                bool ballooned = memory.GetPage(AddressOf(frame)).State == GuestPageState.Ballooned;
                 if (ballooned != inBalloon.Contains(frame))
                     problem = $"{Vm.Name} frame {frame}: guest says {(inBalloon.Contains(frame) ? "ballooned" : "not ballooned")}, memory says {(ballooned ? "ballooned" : "not")}";
-                else if (!HoldsExpected(frame))
+                else if (!HoldsExpected(frame, memory))
                     problem = $"{Vm.Name} frame {frame} ({(_used.Contains(frame) ? "used" : ballooned ? "ballooned" : "free")}) does not hold generation {_generation[frame]}";
                 if (problem == null) continue;
                 if (++mismatches <= 20) problems.Add(problem);

@@ -18,12 +18,12 @@ namespace GuestMemory.Balloon;
 /// free it does not raid the balloon: it reports them as wanted and waits for the host. A write the host
 /// cannot back fails with a typed error; the guest keeps the page free and tries again later.</para>
 /// <para><b>Checked.</b> Before rewriting a used page the workload reads it back;
-/// <see cref="VerifyContent"/> checks every page: used and free pages read what the guest last wrote,
+/// <see cref="VerifyContent()"/> checks every page: used and free pages read what the guest last wrote,
 /// ballooned and never-written pages read zero, and guest-physical memory agrees with the guest on which
 /// pages are ballooned.</para>
 /// <para><b>Threads.</b> The guest's state (lists, generations, counters) is owned by whoever holds
 /// <c>_guestLock</c>: its own thread (<see cref="Start"/>) for one tick at a time, or a caller of
-/// <see cref="RunOnce"/>, <see cref="Reboot"/> or <see cref="VerifyContent"/>. Host threads only post a
+/// <see cref="RunOnce"/>, <see cref="Reboot"/> or <see cref="VerifyContent()"/>. Host threads only post a
 /// target (a volatile field and a wake-up) and read the figures, which are published under
 /// <c>_figuresLock</c> at the end of each tick. <see cref="StatusChanged"/> is raised holding neither.</para>
 /// </remarks>
