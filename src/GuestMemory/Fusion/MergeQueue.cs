@@ -24,10 +24,16 @@ internal sealed class MergeQueue(PageManager gmm, int capacityPerVm)
         batch.Add(address, expected, replacement, GuestPage.Page(expected), reference);
     }
 
-    /// <summary>Sends every VM its merges and waits for them; counts what was applied and what was refused.</summary>
+    /// <summary>
+    /// Sends every VM its merges and waits for them; counts what was applied and gives back the references
+    /// of what was refused. Every batch is emptied even when one VM's request fails (the first failure is
+    /// rethrown at the end): a merge left queued would be sent by a later segment, after an arming that
+    /// may have rebuilt the very entry it expects.
+    /// </summary>
     public void Send(ref PassCounters pass)
     {
         bool anyDestroyed = false;
+        Exception? failure = null;
         foreach ((VirtualMachine vm, Batch batch) in _batches)
         {
             if (batch.Requests.Count == 0) continue;
@@ -40,6 +46,12 @@ internal sealed class MergeQueue(PageManager gmm, int capacityPerVm)
             {
                 // The VM was destroyed: its references went with it.
             }
+            catch (Exception ex)
+            {
+                failure ??= ex;
+                try { Account(vm, batch, ref pass); } // the updates that did not apply give their references back
+                catch (GmmException) { /* the first failure is the one reported */ }
+            }
             finally
             {
                 batch.Requests.Clear();
@@ -48,6 +60,7 @@ internal sealed class MergeQueue(PageManager gmm, int capacityPerVm)
         }
         if (anyDestroyed)
             foreach (VirtualMachine gone in _batches.Keys.Where(v => v.IsDestroyed).ToArray()) _batches.Remove(gone);
+        if (failure != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
     }
 
     private void Account(VirtualMachine vm, Batch batch, ref PassCounters pass)

@@ -102,8 +102,12 @@ public sealed unsafe partial class PageFusion
         if (twin.Is(vm, range, index)) return Match.Stale; // this page's own older record
         VirtualMachine other = twin.Vm!;
         if (other.IsDestroyed || GuestPhysicalMemory.ReadEntry(twin.Range!, twin.Index) != twin.Entry) return Match.Stale;
-        // The twin was armed before this pass's grace period and its entry still names this page, which
-        // cannot be freed before our section ends: safe to read.
+        // An equal entry is not enough: a twin rewritten and re-armed by fusion since it was hashed has
+        // exactly its old entry again (the arming clears the written-to flag), and if that arming came in
+        // this pass a writer may still be copying in. Arming forgets the hashed mark, so only a twin still
+        // marked hashed was armed before this pass's wait for readers and not since.
+        if (!_ranges.TryGetValue(twin.Range!, out RangeFusionState? twinState) || !twinState.IsHashed(twin.Index)) return Match.Stale;
+        // The twin's entry still names this page, which cannot be freed before our section ends: safe to read.
         ReadOnlySpan<byte> twinContent = PageSpan(GuestPage.Page(twin.Entry));
         pass.Bytes += Paging.PageSize;
         if (!PageContent.Equal(content, twinContent)) return Match.Different;

@@ -12,7 +12,14 @@ public sealed partial class PageFusion
     /// </summary>
     private const int MaxVolatility = 8;
 
-    /// <summary>Visits one segment: arms Allocated pages (and monitored ones written since fusion armed them), examines pages that stayed unwritten.</summary>
+    /// <summary>Test hook: runs after a page was examined, before the rest of its segment (a test writes another page here).</summary>
+    internal Action<VirtualMachine, int>? AfterExamine { get; set; }
+
+    /// <summary>
+    /// Visits one segment: queues the arming of Allocated pages (and of monitored ones written since fusion
+    /// armed them) and examines pages that stayed unwritten, queueing their merges. The caller sends the
+    /// merges first and the arming after (see <see cref="RunPassCore"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ScanSegment(VirtualMachine vm, MemoryRange range, RangeFusionState state, SharingTable table, int start, int end, long passNumber, ref PassCounters pass)
     {
@@ -31,14 +38,17 @@ public sealed partial class PageFusion
                     // pass's wait for readers: a writer may still be copying in. Arm it afresh and wait a pass.
                     if (GuestPage.IsWrittenTo(e)) Arm(range, state, i, e, passNumber, ref pass);
                     else if (!state.IsArmed(i)) state.SetArmed(i); // armed by another layer: examine after the next grace period
-                    else if (!state.IsHashed(i)) Examine(vm, range, state, table, i, e, ref pass);
+                    else if (!state.IsHashed(i))
+                    {
+                        Examine(vm, range, state, table, i, e, ref pass);
+                        AfterExamine?.Invoke(vm, i);
+                    }
                     break;
                 default:
                     state.Forget(i);
                     break;
             }
         }
-        SendArming(range, state, vm, ref pass);
     }
 
     /// <summary>

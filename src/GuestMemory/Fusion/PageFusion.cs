@@ -21,7 +21,9 @@ namespace GuestMemory.Fusion;
 /// <see cref="AccessEpoch.WaitForReaders"/> at the start of the pass, so no writer that saw the page
 /// before it was armed is still writing; a later writer finds it monitored and changes its entry under
 /// the VM lock. The merge itself is a request that replaces the entry only if it is still exactly the
-/// monitored entry that was read; the page it replaces is retired and freed once readers moved on.</para>
+/// monitored entry that was read; the page it replaces is retired and freed once readers moved on.
+/// Because fusion's own re-arming rebuilds the entry a page had when it was hashed, a segment's merges
+/// are sent before its arming, and a private twin counts only while it is still marked hashed.</para>
 /// <para><b>Threads.</b> One pass at a time (<c>_passLock</c> guards the tables, the per-range state and
 /// the batches). The scanner never changes a page entry itself: it sends <see cref="PageUpdateBatch"/>
 /// requests to the VM, and never waits for readers inside an access section or under a VM lock. The
@@ -159,8 +161,19 @@ public sealed partial class PageFusion : IDisposable
                         ApplySharedMoves(); // before any lookup, so a duplicate finds a page the compactor moved
                         int end = (int)Math.Min(range.PageCount, start + SegmentPages);
                         var segment = new PassCounters();
-                        ScanSegment(vm, range, state, table, start, end, passNumber, ref segment);
-                        _merges.Send(ref segment);
+                        try
+                        {
+                            ScanSegment(vm, range, state, table, start, end, passNumber, ref segment);
+                            // Merges before arming: a twin examined here, then written and re-armed by this
+                            // segment's own arming, would have exactly the entry its queued merge expects again
+                            // (the arming clears the written-to flag), and the merge would drop that write.
+                            _merges.Send(ref segment);
+                            SendArming(range, state, vm, ref segment);
+                        }
+                        finally
+                        {
+                            _arming.Clear(); // after a failure, nothing queued here may be sent by a later segment
+                        }
                         pass = pass.Plus(segment);
                         lock (_statsLock) _totals = _totals.Plus(segment);
                         if (budget?.Throttle(pass.Examined + pass.Armed) == false) return Finish(pass, cpuStart);

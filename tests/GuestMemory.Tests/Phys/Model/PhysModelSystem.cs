@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Sockets;
+using GuestMemory.Migration;
 using GuestMemory.Phys;
 using static GuestMemory.Tests.Phys.Model.ModelLayout;
 
@@ -11,6 +14,8 @@ namespace GuestMemory.Tests.Phys.Model;
 internal sealed class PhysModelSystem : GuestMemory.Tests.Support.IModelTest<PhysOp>
 {
     private readonly GlobalMemoryManager _gmm = TestVms.CreateManager(hostMib: 32);
+    private GlobalMemoryManager? _otherHost; // created by the first move
+    private readonly RecordingMmio[] _devices;
     private readonly VirtualMachine[] _vms;
     private readonly byte[][] _expected;
     private HashSet<int>[] _ballooned;
@@ -25,10 +30,11 @@ internal sealed class PhysModelSystem : GuestMemory.Tests.Support.IModelTest<Phy
         _expected = new byte[vmCount][];
         _ballooned = new HashSet<int>[vmCount];
         _saved = new SavedVm?[vmCount];
+        _devices = new RecordingMmio[vmCount];
         for (int i = 0; i < vmCount; i++)
         {
             _vms[i] = _gmm.AddVm(RamPages, $"vm{i}");
-            Register(_vms[i].Memory, i);
+            _devices[i] = Register(_vms[i].Memory, i);
             _expected[i] = new byte[MappedPages * PageSize];
             PowerOn(_expected[i], i, keepMmio: false);
             _ballooned[i] = [];
@@ -52,7 +58,10 @@ internal sealed class PhysModelSystem : GuestMemory.Tests.Support.IModelTest<Phy
             case BalloonOp b:
                 if (KindOf(b.Page) == Kind.Ram && PageRequests.Balloon(Memory(b.Vm), Address(b.Page))) _ballooned[b.Vm].Add(b.Page);
                 break;
-            case ReclaimOp: _gmm.ReclaimRetiredPages(); break;
+            case ReclaimOp:
+                foreach (GlobalMemoryManager host in Hosts) host.ReclaimRetiredPages();
+                break;
+            case MoveOp move: Move(move.Vm); break;
             case SaveOp save: Save(save.Vm); break;
             case RestoreOp restore: Restore(restore.Vm); break;
             case CorruptRestoreOp corrupt: CorruptRestore(corrupt); break;
@@ -68,10 +77,16 @@ internal sealed class PhysModelSystem : GuestMemory.Tests.Support.IModelTest<Phy
     public void Finish()
     {
         VerifyAll();
-        _gmm.DestroyAllAndVerify();
+        foreach (GlobalMemoryManager host in Hosts) host.DestroyAllAndVerify();
     }
 
-    public void Dispose() => _gmm.Dispose();
+    public void Dispose()
+    {
+        _otherHost?.Dispose();
+        _gmm.Dispose();
+    }
+
+    private IEnumerable<GlobalMemoryManager> Hosts => _otherHost == null ? [_gmm] : [_gmm, _otherHost];
 
     private GuestPhysicalMemory Memory(int vm) => _vms[vm].Memory;
     private static ulong Address(int page) => (ulong)page * PageSize;
@@ -79,7 +94,7 @@ internal sealed class PhysModelSystem : GuestMemory.Tests.Support.IModelTest<Phy
     private void VerifyAll()
     {
         for (int vm = 0; vm < _vms.Length; vm++) AssertMatches(vm);
-        _gmm.Verify();
+        foreach (GlobalMemoryManager host in Hosts) host.Verify();
     }
 
     private void AssertMatches(int vm)
@@ -151,6 +166,35 @@ internal sealed class PhysModelSystem : GuestMemory.Tests.Support.IModelTest<Phy
         _ballooned[vm].Clear();
     }
 
+    /// <summary>
+    /// Moves the VM to the other host over a real loopback connection (nothing writes meanwhile: the model
+    /// runs one operation at a time). Its MMIO device is recreated there with the same registers, as a device
+    /// model would carry its own state; everything else must arrive through the migration stream.
+    /// </summary>
+    private void Move(int vm)
+    {
+        VirtualMachine source = _vms[vm];
+        GlobalMemoryManager target = source.Manager == _gmm ? _otherHost ??= TestVms.CreateManager(hostMib: 32) : _gmm;
+        using var endpoint = new MigrationEndpoint(IPAddress.Loopback, 0);
+        RecordingMmio? device = null;
+        Task<ReceivedVm> receiving = Task.Run(() =>
+        {
+            using NetworkStream connection = endpoint.Accept();
+            return target.ReceiveVm(connection, new IncomingOptions
+            {
+                RegisterRanges = moved =>
+                {
+                    device = Register(moved.Memory, vm);
+                    _devices[vm].Registers.CopyTo(device.Registers, 0);
+                },
+            });
+        });
+        source.MoveTo(IPAddress.Loopback.ToString(), endpoint.Port, () => { }, () => { });
+        _vms[vm] = receiving.GetAwaiter().GetResult().Vm;
+        _devices[vm] = device!;
+        Assert.True(source.IsDestroyed);
+    }
+
     private void Save(int vm)
     {
         using var stream = new MemoryStream();
@@ -187,9 +231,10 @@ internal sealed class PhysModelSystem : GuestMemory.Tests.Support.IModelTest<Phy
 
     private void Merge(MergeOp op)
     {
+        if (_vms[op.Vm].Manager != _vms[op.OtherVm].Manager) return; // pages are shared within one host only
         (GuestPhysicalMemory, ulong)[] pages = [(Memory(op.Vm), Address(op.Page)), (Memory(op.OtherVm), Address(op.OtherPage))];
         foreach ((GuestPhysicalMemory memory, ulong address) in pages) PageRequests.ArmWriteMonitoring(memory, address);
-        PageRequests.Merge(_gmm.Pages, pages);
+        PageRequests.Merge(_vms[op.Vm].Manager.Pages, pages);
     }
 
     /// <summary>

@@ -28,3 +28,5 @@ internal sealed record SaveOp(int Vm) : PhysOp;
 internal sealed record RestoreOp(int Vm) : PhysOp;
 /// <summary>Restores the last saved state with one byte changed: a typed error, the VM unchanged.</summary>
 internal sealed record CorruptRestoreOp(int Vm, int Position, byte Xor) : PhysOp;
+/// <summary>Moves the VM live to the other of two managers over loopback TCP: its content must arrive unchanged.</summary>
+internal sealed record MoveOp(int Vm) : PhysOp;
