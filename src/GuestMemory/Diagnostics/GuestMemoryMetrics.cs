@@ -41,16 +41,16 @@ public sealed class GuestMemoryMetrics : IDisposable
         Counter("gmm.fusion.pages.zeroed", "{page}", "Guest pages returned to the zero page", () => manager.Fusion.Statistics.ZeroPagesReclaimed);
         Counter("gmm.fusion.cow_breaks", "{page}", "Writes to shared pages that made a private copy", () => manager.Fusion.Statistics.CopyOnWriteBreaks);
         Counter("gmm.compaction.pages.moved", "{page}", "Pages moved by compaction", () => manager.Compactor.Statistics.PrivatePagesMoved + manager.Compactor.Statistics.SharedPagesMoved);
-        Counter("gmm.balloon.steps", "{step}", "Balloon controller steps", () => Balloon(manager).Steps);
-        Counter("gmm.balloon.decisions", "{step}", "Balloon controller steps that changed a target", () => Balloon(manager).Decisions);
-        Counter("gmm.balloon.pages.requested", "{page}", "Pages asked for by inflate requests", () => Balloon(manager).PagesRequested);
-        Counter("gmm.balloon.pages.returned", "{page}", "Pages given back to guests by deflate requests", () => Balloon(manager).PagesReturned);
-        Counter("gmm.balloon.shortfalls", "{step}", "Steps in which the host needed more than every guest could give", () => Balloon(manager).ShortfallSteps);
+        Counter("gmm.balloon.steps", "{step}", "Balloon controller steps", () => BalloonTotals(manager).Steps);
+        Counter("gmm.balloon.decisions", "{step}", "Balloon controller steps that changed a target", () => BalloonTotals(manager).Decisions);
+        Counter("gmm.balloon.pages.requested", "{page}", "Pages asked for by inflate requests", () => BalloonTotals(manager).PagesRequested);
+        Counter("gmm.balloon.pages.returned", "{page}", "Pages given back to guests by deflate requests", () => BalloonTotals(manager).PagesReturned);
+        Counter("gmm.balloon.shortfalls", "{step}", "Steps in which the host needed more than every guest could give", () => BalloonTotals(manager).ShortfallSteps);
         Counter("gmm.host.chunks.freed", "{chunk}", "Chunks given back to the host", () => gmm.GetStatistics().FreedChunks);
     }
 
     /// <summary>The balloon controller's totals, zero while the manager has none.</summary>
-    private static Balloon.BalloonControllerCounters Balloon(GlobalMemoryManager manager) =>
+    private static Balloon.BalloonControllerCounters BalloonTotals(GlobalMemoryManager manager) =>
         manager.BalloonController?.Counters ?? default;
 
     private void Gauge(string name, string unit, string description, Func<long> read) =>

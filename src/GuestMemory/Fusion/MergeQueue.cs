@@ -39,7 +39,11 @@ internal sealed class MergeQueue(PageManager gmm, int capacityPerVm)
             if (batch.Requests.Count == 0) continue;
             try
             {
-                batch.Requests.SendTo(vm.Memory);
+                try { batch.Requests.SendTo(vm.Memory); }
+                catch (Exception ex) when (ex is not GmmException { Error: GmmError.VmNotFound or GmmError.VmDestroyed })
+                {
+                    failure ??= ex; // the updates it did not reach stay unapplied: their references go back below
+                }
                 Account(vm, batch, ref pass);
             }
             catch (GmmException ex) when (ex.Error is GmmError.VmNotFound or GmmError.VmDestroyed)
@@ -49,8 +53,6 @@ internal sealed class MergeQueue(PageManager gmm, int capacityPerVm)
             catch (Exception ex)
             {
                 failure ??= ex;
-                try { Account(vm, batch, ref pass); } // the updates that did not apply give their references back
-                catch (GmmException) { /* the first failure is the one reported */ }
             }
             finally
             {

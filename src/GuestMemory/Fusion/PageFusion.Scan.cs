@@ -72,22 +72,15 @@ public sealed partial class PageFusion
         if (next != e) _arming.Add(range.Start + ((ulong)i << Paging.PageShift), e, next, PageId.Nil);
     }
 
-    /// <summary>Sends the segment's arming request and remembers which pages it armed.</summary>
+    /// <summary>Sends the segment's arming request and remembers which pages it armed (the caller clears the batch).</summary>
     private void SendArming(MemoryRange range, RangeFusionState state, VirtualMachine vm, ref PassCounters pass)
     {
-        try
+        _arming.SendTo(vm.Memory);
+        foreach (ref readonly PageUpdate u in _arming.Updates.AsSpan(0, _arming.Count))
         {
-            _arming.SendTo(vm.Memory);
-            foreach (ref readonly PageUpdate u in _arming.Updates.AsSpan(0, _arming.Count))
-            {
-                if (!u.Applied || GuestPage.State(u.Replacement) != GuestPageState.WriteMonitored) continue;
-                state.SetArmed((int)((u.Address - range.Start) >> Paging.PageShift));
-                pass.Armed++;
-            }
-        }
-        finally
-        {
-            _arming.Clear();
+            if (!u.Applied || GuestPage.State(u.Replacement) != GuestPageState.WriteMonitored) continue;
+            state.SetArmed((int)((u.Address - range.Start) >> Paging.PageShift));
+            pass.Armed++;
         }
     }
 }

@@ -163,11 +163,12 @@ public sealed partial class PageFusion : IDisposable
                         var segment = new PassCounters();
                         try
                         {
-                            ScanSegment(vm, range, state, table, start, end, passNumber, ref segment);
-                            // Merges before arming: a twin examined here, then written and re-armed by this
-                            // segment's own arming, would have exactly the entry its queued merge expects again
-                            // (the arming clears the written-to flag), and the merge would drop that write.
-                            _merges.Send(ref segment);
+                            // Merges before arming, and also after a failed scan: a twin examined here, then
+                            // written and re-armed by this segment's own arming, would have exactly the entry
+                            // its queued merge expects again (the arming clears the written-to flag), and a
+                            // merge left queued would meet a later segment's arming the same way.
+                            try { ScanSegment(vm, range, state, table, start, end, passNumber, ref segment); }
+                            finally { _merges.Send(ref segment); }
                             SendArming(range, state, vm, ref segment);
                         }
                         finally

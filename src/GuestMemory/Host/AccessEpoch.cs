@@ -127,9 +127,10 @@ public static class AccessEpoch
     public static void WaitForReaders(long tag)
     {
         if (IsInside) throw new InvalidOperationException("a thread inside an access section cannot wait for readers (it would wait for itself)");
-        long newest = SafeBefore() > tag ? 0 : Volatile.Read(ref s_current);
+        if (SafeBefore() > tag) return;
+        long ceiling = Current;
         var spin = new SpinWait();
-        while (newest != 0 && OldestAnnounced(newest) <= tag) spin.SpinOnce();
+        while (OldestAnnounced(ceiling) <= tag) spin.SpinOnce();
     }
 
     /// <summary>The oldest epoch any slot announces, or <paramref name="ceiling"/> when none is older.</summary>
