@@ -1,4 +1,5 @@
 using GuestMemory.Migration.Target;
+using Microsoft.Extensions.Logging;
 
 namespace GuestMemory.Migration;
 
@@ -17,6 +18,7 @@ namespace GuestMemory.Migration;
 public sealed class MirrorStandby : IDisposable
 {
     private readonly GlobalMemoryManager _gmm;
+    private readonly ILogger _log;
     private readonly IncomingSession _session;
     private readonly Thread _thread;
     private readonly object _lock = new(); // guards the fields below; waited on for checkpoints (Monitor)
@@ -28,6 +30,7 @@ public sealed class MirrorStandby : IDisposable
     internal MirrorStandby(GlobalMemoryManager gmm, IncomingSession session)
     {
         _gmm = gmm;
+        _log = gmm.LoggerFactory.CreateLogger<MirrorStandby>();
         _session = session;
         _thread = new Thread(Receive) { IsBackground = true, Name = $"standby {session.Vm?.Name}" };
         _thread.Start();
@@ -94,6 +97,10 @@ public sealed class MirrorStandby : IDisposable
         _thread.Join();
     }
 
+    /// <remarks>
+    /// The thread's own: nothing may escape it (an exception leaving a thread ends the process). A failure
+    /// while cleaning up after a failure is logged, and the first failure stays the one reported.
+    /// </remarks>
     private void Receive()
     {
         try
@@ -103,17 +110,26 @@ public sealed class MirrorStandby : IDisposable
         catch (Exception e)
         {
             GmmException reason = IncomingSession.Reason(e);
-            _session.Abandon(reason, keepCommitted: true);
             Failure = reason;
+            CleanUp(() => _session.Abandon(reason, keepCommitted: true));
         }
         finally
         {
-            _session.Dispose();
+            CleanUp(_session.Dispose);
             lock (_lock)
             {
                 _ended = true;
                 Monitor.PulseAll(_lock);
             }
+        }
+    }
+
+    private void CleanUp(Action step)
+    {
+        try { step(); }
+        catch (Exception e)
+        {
+            _log.LogError(e, "the standby of {Vm} failed while cleaning up after its session", _session.Vm?.Name);
         }
     }
 

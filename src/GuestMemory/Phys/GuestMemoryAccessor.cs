@@ -22,24 +22,24 @@ public ref struct GuestMemoryAccessor
 
     /// <summary>Reads 8 bytes (little-endian, any alignment).</summary>
     public readonly ulong ReadUInt64(ulong address) =>
-        _memory.TryReadUInt64Fast(address, Section, out ulong value) ? value : _memory.ReadUInt64Slow(address);
+        _memory.Fast().TryReadUInt64(address, Section, out ulong value) ? value : _memory.ReadUInt64Slow(address);
 
     /// <summary>Writes 8 bytes (little-endian, any alignment).</summary>
     public readonly unsafe void WriteUInt64(ulong address, ulong value)
     {
-        if (!_memory.TryWriteUInt64Fast(address, value, Section)) _memory.WriteSlow(address, new ReadOnlySpan<byte>(&value, sizeof(ulong)));
+        if (!_memory.Fast().TryWriteUInt64(address, value, Section)) _memory.WriteSlow(address, new ReadOnlySpan<byte>(&value, sizeof(ulong)));
     }
 
     /// <summary>Reads guest memory; see <see cref="GuestPhysicalMemory.Read"/>.</summary>
     public readonly void Read(ulong address, Span<byte> destination)
     {
-        if (!_memory.TryReadFast(address, destination, Section)) _memory.ReadSlow(address, destination);
+        if (!_memory.Fast().TryRead(address, destination, Section)) _memory.ReadSlow(address, destination);
     }
 
     /// <summary>Writes guest memory; see <see cref="GuestPhysicalMemory.Write"/>.</summary>
     public readonly void Write(ulong address, ReadOnlySpan<byte> source)
     {
-        if (!_memory.TryWriteFast(address, source, Section)) _memory.WriteSlow(address, source);
+        if (!_memory.Fast().TryWrite(address, source, Section)) _memory.WriteSlow(address, source);
     }
 
     private readonly OwnedSection Section => new(_slot ?? throw new ObjectDisposedException(nameof(GuestMemoryAccessor)));

@@ -87,6 +87,16 @@ internal static class GuestPage
     public static bool HasHostPage(ulong e) => ((uint)(e >> StateShift) & 7) - 1 < 3; // Allocated, WriteMonitored or Shared
 
     /// <summary>
+    /// <see cref="HasHostPage"/> for an entry read from a live entry array, whose state is one of the five
+    /// (never <see cref="Unchanged"/> or another made-up word): one bit test, since of the states 0 to 4
+    /// exactly Allocated, WriteMonitored and Shared have a bit among the low two. It sits on the lock-free
+    /// read path, where the range compare measured about 3 ns more per random read (docs/benchmarks.md).
+    /// </summary>
+    public static bool LiveEntryHasHostPage(ulong e) => (e & HostPageStates) != 0;
+
+    private const ulong HostPageStates = 3UL << StateShift;
+
+    /// <summary>
     /// The one test on the lock-free write path: state Allocated and type RAM (ROM writes and every
     /// other state take the slow path). Compares the type and state bits in one go.
     /// </summary>

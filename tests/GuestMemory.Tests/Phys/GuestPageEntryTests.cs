@@ -55,6 +55,7 @@ public sealed class GuestPageEntryTests
             Assert.Equal((flags & GuestPage.DirtyFlag) != 0, GuestPage.IsDirty(e));
             Assert.Equal(readLocks + writeLocks > 0, GuestPage.IsLocked(e));
             Assert.Equal(state is GuestPageState.Allocated or GuestPageState.WriteMonitored or GuestPageState.Shared, GuestPage.HasHostPage(e));
+            Assert.Equal(GuestPage.HasHostPage(e), GuestPage.LiveEntryHasHostPage(e));
             Assert.Equal(type == GuestPageType.Ram && state == GuestPageState.Allocated, GuestPage.IsDirectlyWritable(e));
 
             // Unlocking and changing state touch nothing else.
@@ -74,5 +75,12 @@ public sealed class GuestPageEntryTests
         Assert.Equal(GuestPage.MaxVolatility, GuestPage.Volatility(GuestPage.WithVolatility(e, 100)));
         Assert.Equal(GuestPageType.Ram, GuestPage.Type(GuestPage.WithVolatility(e, 100)));
         Assert.Equal(0, GuestPage.Volatility(GuestPage.WithVolatility(e, -3)));
+    }
+
+    [Fact]
+    public void The_unchanged_marker_of_a_staged_image_names_no_host_page()
+    {
+        // A staged incremental image fills its entries with the marker; releasing it must not free page 0xFFFFFFFF.
+        Assert.False(GuestPage.HasHostPage(GuestPage.Unchanged));
     }
 }
