@@ -10,7 +10,8 @@ namespace GuestMemory.Benchmarks;
 /// <summary>
 /// The whole-system figures behind <c>gmm bench access</c>: guest memory access through the public API side by
 /// side with the same work on plain native memory, first writes side by side with kernel page faults, and the
-/// metadata a guest page costs. Every timed figure is a median of several runs after a warm-up run.
+/// metadata a guest page costs. Every timed figure is a median of several runs after a warm-up run; an API
+/// figure and its baseline are measured in alternation.
 /// </summary>
 public static unsafe class AccessBench
 {
@@ -37,14 +38,14 @@ public static unsafe class AccessBench
         ulong[] addresses = RandomAddresses(new Random(42));
         var buffer = new byte[PageSize];
 
-        double write4k = Median(repetitions, () => Gbps(() => WritePages(memory, fill)));
-        double read4k = Median(repetitions, () => Gbps(() => ReadPages(memory, buffer)));
-        double memcpy4k = Median(repetitions, () => Gbps(() => CopyPagesNative(native.Address, fill)));
-        double memcpy4kRead = Median(repetitions, () => Gbps(() => CopyPagesFromNative(native.Address, buffer)));
-        double read8 = Median(repetitions, () => NsPerRead(() => ReadRandomAccessor(memory, addresses)));
+        (double write4k, double memcpy4k) = PairedMedians(repetitions,
+            () => Gbps(() => WritePages(memory, fill)), () => Gbps(() => CopyPagesNative(native.Address, fill)));
+        (double read4k, double memcpy4kRead) = PairedMedians(repetitions,
+            () => Gbps(() => ReadPages(memory, buffer)), () => Gbps(() => CopyPagesFromNative(native.Address, buffer)));
+        (double read8, double raw8) = PairedMedians(repetitions,
+            () => NsPerRead(() => ReadRandomAccessor(memory, addresses)), () => NsPerRead(() => ReadRandomNative(plain.Address, addresses)));
         double read8Plain = Median(repetitions, () => NsPerRead(() => ReadRandom(memory, addresses)));
         double read8Span = Median(repetitions, () => NsPerRead(() => ReadRandomSpan(memory, addresses)));
-        double raw8 = Median(repetitions, () => NsPerRead(() => ReadRandomNative(plain.Address, addresses)));
         double raw8Huge = Median(repetitions, () => NsPerRead(() => ReadRandomNative(native.Address, addresses)));
         double firstWrite = Median(repetitions, () => FirstWrites(gmm));
         double kernelFault = Median(repetitions, KernelFaults);
@@ -62,6 +63,25 @@ public static unsafe class AccessBench
         for (int i = 0; i < repetitions; i++) runs[i] = measure();
         Array.Sort(runs);
         return runs[repetitions / 2];
+    }
+
+    /// <summary>
+    /// An API figure and its baseline measured in alternation (A then B, then B then A, ...) after a warm-up
+    /// of each, so a slow spell of a shared machine lands on both sides of the ratio instead of on one.
+    /// </summary>
+    private static (double A, double B) PairedMedians(int repetitions, Func<double> a, Func<double> b)
+    {
+        a();
+        b();
+        double[] runsA = new double[repetitions], runsB = new double[repetitions];
+        for (int i = 0; i < repetitions; i++)
+        {
+            if (i % 2 == 0) (runsA[i], runsB[i]) = (a(), b());
+            else (runsB[i], runsA[i]) = (b(), a());
+        }
+        Array.Sort(runsA);
+        Array.Sort(runsB);
+        return (runsA[repetitions / 2], runsB[repetitions / 2]);
     }
 
     private static double Gbps(Action copy)
