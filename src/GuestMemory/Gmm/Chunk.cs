@@ -7,8 +7,9 @@ namespace GuestMemory.Gmm;
 /// </summary>
 internal sealed class Chunk
 {
-    /// <summary>The 64-bit state word of each page, see <see cref="PageWord"/>.</summary>
-    public readonly ulong[] Pages = new ulong[Paging.PagesPerChunk];
+    /// <summary>The 64-bit state word of each page, see <see cref="PageWord"/>: inline in the chunk object, so a
+    /// page's word is one load away from its chunk and no array header or reference is paid per chunk.</summary>
+    public PageWords Pages;
 
     public int Id;
     public int FreeHead = PageWord.NilIndex;
@@ -65,4 +66,11 @@ internal sealed class Chunk
         FreeHead = index;
         FreeCount++;
     }
+}
+
+/// <summary>The 512 state words of a chunk, stored inline (indexable and convertible to a span like an array).</summary>
+[System.Runtime.CompilerServices.InlineArray(Paging.PagesPerChunk)]
+internal struct PageWords
+{
+    private ulong _first;
 }

@@ -168,7 +168,7 @@ public sealed unsafe partial class PageManager
         {
             Chunk chunk = NextChunk(vm.Affinity);
             int before = chunk.FreeCount;
-            ulong[] words = chunk.Pages;
+            Span<ulong> words = chunk.Pages;
             for (; i < pages.Length && chunk.FreeCount > 0; i++)
             {
                 ref PageDescriptor d = ref pages[i];
