@@ -89,12 +89,22 @@ internal interface IAccessSection
 }
 
 /// <summary>The calling thread's own slot; sections may nest.</summary>
-internal struct ThreadSection : IAccessSection
+/// <remarks>
+/// The slot is looked up (a thread-static read, on Linux a call into the runtime's TLS resolver) when the
+/// section is made, which the caller does before it loads the fast window: nothing of the window then has
+/// to survive that call in a stack slot. Measured side by side (21 alternating runs, medians): random
+/// 8-byte reads 56 -> 41 ns, 4 KiB reads 429 -> 394 ns, against the window loaded first.
+/// </remarks>
+internal struct ThreadSection(AccessEpoch.Slot slot) : IAccessSection
 {
     private AccessEpoch.Section _section;
 
+    /// <summary>A section on the calling thread's slot (looked up now).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Enter() => _section = AccessEpoch.Enter();
+    public static ThreadSection Current() => new(AccessEpoch.ThreadSlot);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Enter() => _section = AccessEpoch.Enter(slot);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly void Exit() => _section.Exit();

@@ -14,7 +14,8 @@ public sealed unsafe partial class GuestPhysicalMemory
     /// <see cref="GmmError.VmDestroyed"/> after destroy.</exception>
     public void Read(ulong address, Span<byte> destination)
     {
-        if (!Fast().TryRead(address, destination, new ThreadSection())) ReadSlow(address, destination);
+        ThreadSection section = ThreadSection.Current(); // first: see ThreadSection
+        if (!Fast().TryRead(address, destination, section)) ReadSlow(address, destination);
     }
 
     /// <summary>
@@ -28,17 +29,22 @@ public sealed unsafe partial class GuestPhysicalMemory
     /// in each case nothing was written. <see cref="GmmError.VmDestroyed"/> after destroy.</exception>
     public void Write(ulong address, ReadOnlySpan<byte> source)
     {
-        if (!Fast().TryWrite(address, source, new ThreadSection())) WriteSlow(address, source);
+        ThreadSection section = ThreadSection.Current();
+        if (!Fast().TryWrite(address, source, section)) WriteSlow(address, source);
     }
 
     /// <summary>Reads 8 bytes (little-endian, any alignment). Same rules and errors as <see cref="Read"/>.</summary>
-    public ulong ReadUInt64(ulong address) =>
-        Fast().TryReadUInt64(address, new ThreadSection(), out ulong value) ? value : ReadUInt64Slow(address);
+    public ulong ReadUInt64(ulong address)
+    {
+        ThreadSection section = ThreadSection.Current();
+        return Fast().TryReadUInt64(address, section, out ulong value) ? value : ReadUInt64Slow(address);
+    }
 
     /// <summary>Writes 8 bytes (little-endian, any alignment). Same rules and errors as <see cref="Write"/>.</summary>
     public void WriteUInt64(ulong address, ulong value)
     {
-        if (!Fast().TryWriteUInt64(address, value, new ThreadSection())) WriteSlow(address, new ReadOnlySpan<byte>(&value, sizeof(ulong)));
+        ThreadSection section = ThreadSection.Current();
+        if (!Fast().TryWriteUInt64(address, value, section)) WriteSlow(address, new ReadOnlySpan<byte>(&value, sizeof(ulong)));
     }
 
     /// <summary>
