@@ -14,7 +14,8 @@ namespace GuestMemory.Phys;
 /// the VM is destroyed), also by a <see cref="GuestMemoryAccessor"/>: reloading three fields from one cache
 /// line measured no slower than keeping them in the accessor, and nothing goes stale. Each access is its
 /// own epoch section (<see cref="IAccessSection"/>): the host page an entry names is not reused before
-/// the section ends. A miss exits the section on its own branch, so no flag is kept for the return.
+/// the section ends. <see cref="TryReadUInt64"/> exits the section on its own branch when it misses, so
+/// the random-read loop keeps no flag for the return.
 /// </remarks>
 internal readonly unsafe struct FastWindow(ulong* entries, ulong pages, byte* hostBase)
 {
