@@ -61,8 +61,13 @@ public static unsafe class AccessBench
         measure();
         double[] runs = new double[repetitions];
         for (int i = 0; i < repetitions; i++) runs[i] = measure();
+        return Middle(runs);
+    }
+
+    private static double Middle(double[] runs)
+    {
         Array.Sort(runs);
-        return runs[repetitions / 2];
+        return runs[runs.Length / 2];
     }
 
     /// <summary>
@@ -79,9 +84,7 @@ public static unsafe class AccessBench
             if (i % 2 == 0) (runsA[i], runsB[i]) = (a(), b());
             else (runsB[i], runsA[i]) = (b(), a());
         }
-        Array.Sort(runsA);
-        Array.Sort(runsB);
-        return (runsA[repetitions / 2], runsB[repetitions / 2]);
+        return (Middle(runsA), Middle(runsB));
     }
 
     private static double Gbps(Action copy)

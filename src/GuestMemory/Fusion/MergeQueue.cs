@@ -39,14 +39,12 @@ internal sealed class MergeQueue(PageManager gmm, int capacityPerVm)
             if (batch.Requests.Count == 0) continue;
             try
             {
+                // A failed send leaves the updates it did not reach unapplied: Account gives their references back.
                 try { batch.Requests.SendTo(vm.Memory); }
-                catch (Exception ex) when (ex is not GmmException { Error: GmmError.VmNotFound or GmmError.VmDestroyed })
-                {
-                    failure ??= ex; // the updates it did not reach stay unapplied: their references go back below
-                }
+                catch (Exception ex) when (!VmGone(ex)) { failure ??= ex; }
                 Account(vm, batch, ref pass);
             }
-            catch (GmmException ex) when (ex.Error is GmmError.VmNotFound or GmmError.VmDestroyed)
+            catch (Exception ex) when (VmGone(ex))
             {
                 // The VM was destroyed: its references went with it.
             }
@@ -64,6 +62,8 @@ internal sealed class MergeQueue(PageManager gmm, int capacityPerVm)
             foreach (VirtualMachine gone in _batches.Keys.Where(v => v.IsDestroyed).ToArray()) _batches.Remove(gone);
         if (failure != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
     }
+
+    private static bool VmGone(Exception e) => e is GmmException { Error: GmmError.VmNotFound or GmmError.VmDestroyed };
 
     private void Account(VirtualMachine vm, Batch batch, ref PassCounters pass)
     {

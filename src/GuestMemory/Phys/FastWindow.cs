@@ -26,7 +26,7 @@ internal readonly unsafe struct FastWindow(ulong* entries, ulong pages, byte* ho
         if (frame >= pages || (address & Paging.PageOffsetMask) + (ulong)destination.Length > Paging.PageSize) return false;
         section.Enter();
         ulong e = Volatile.Read(ref entries[frame]);
-        bool hit = GuestPage.LiveEntryHasHostPage(e);
+        bool hit = GuestPage.HasHostPage(e);
         if (hit) new ReadOnlySpan<byte>(HostByte(e, address), destination.Length).CopyTo(destination);
         section.Exit();
         return hit;
@@ -53,7 +53,7 @@ internal readonly unsafe struct FastWindow(ulong* entries, ulong pages, byte* ho
         if (frame >= pages || (address & Paging.PageOffsetMask) > Paging.PageSize - sizeof(ulong)) return false;
         section.Enter();
         ulong e = Volatile.Read(ref entries[frame]);
-        if (!GuestPage.LiveEntryHasHostPage(e))
+        if (!GuestPage.HasHostPage(e))
         {
             section.Exit();
             return false;

@@ -66,33 +66,30 @@ public sealed class AccessorTests
 
         vm.Dispose();
 
-        Assert.Equal(GmmError.VmDestroyed, ErrorOf(ref cpu, c => c.ReadUInt64(Page)));
-        Assert.Equal(GmmError.VmDestroyed, ErrorOf(ref cpu, c => c.WriteUInt64(Page, 1)));
-        Assert.Equal(GmmError.VmDestroyed, ErrorOf(ref cpu, c => c.Read(0, new byte[8])));
-        Assert.Equal(GmmError.VmDestroyed, ErrorOf(ref cpu, c => c.Write(0, new byte[8])));
+        Assert.Equal(GmmError.VmDestroyed, Assert.IsType<GmmException>(FailureOf(cpu, c => c.ReadUInt64(Page))).Error);
+        Assert.Equal(GmmError.VmDestroyed, Assert.IsType<GmmException>(FailureOf(cpu, c => c.WriteUInt64(Page, 1))).Error);
+        Assert.Equal(GmmError.VmDestroyed, Assert.IsType<GmmException>(FailureOf(cpu, c => c.Read(0, new byte[8]))).Error);
+        Assert.Equal(GmmError.VmDestroyed, Assert.IsType<GmmException>(FailureOf(cpu, c => c.Write(0, new byte[8]))).Error);
         cpu.Dispose();
         cpu.Dispose(); // twice is fine
-        bool refused = false;
-        try { cpu.ReadUInt64(0); }
-        catch (ObjectDisposedException) { refused = true; }
-        Assert.True(refused, "a disposed accessor still read");
-        Assert.Throws<GmmException>(() => vm.Memory.OpenAccessor());
+        Assert.IsType<ObjectDisposedException>(FailureOf(cpu, c => c.ReadUInt64(0)));
+        TestVms.Fails(GmmError.VmDestroyed, () => { vm.Memory.OpenAccessor(); });
         gmm.Verify();
     }
 
     private delegate void AccessorCall(GuestMemoryAccessor cpu);
 
-    /// <summary>The error a call through the accessor fails with (a ref struct cannot go into a lambda's closure, only be passed in).</summary>
-    private static GmmError? ErrorOf(ref GuestMemoryAccessor cpu, AccessorCall call)
+    /// <summary>What a call through the accessor throws, or null (a ref struct cannot go into a lambda's closure, only be passed in).</summary>
+    private static Exception? FailureOf(GuestMemoryAccessor cpu, AccessorCall call)
     {
         try
         {
             call(cpu);
             return null;
         }
-        catch (GmmException e)
+        catch (Exception e)
         {
-            return e.Error;
+            return e;
         }
     }
 }
