@@ -28,7 +28,7 @@ public sealed partial class PageManager
     /// <summary>Every committed chunk's occupancy, in id order.</summary>
     public IReadOnlyList<ChunkOccupancy> GetChunkOccupancy()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var spares = new HashSet<Chunk>(_spareChunks);
             return _chunks.All()
@@ -41,7 +41,7 @@ public sealed partial class PageManager
     /// <summary>A picture of every chunk, page by page (for the chunk map report).</summary>
     public IReadOnlyList<ChunkPicture> GetChunkMap()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var pictures = new List<ChunkPicture>(_chunks.Count);
             foreach (Chunk chunk in _chunks.All())
@@ -66,7 +66,7 @@ public sealed partial class PageManager
     /// </summary>
     internal bool BeginEvacuation(int chunkId)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             Chunk? chunk = _chunks[chunkId];
             if (chunk?.Set == null || chunk.Evacuating) return false;
@@ -78,7 +78,7 @@ public sealed partial class PageManager
     /// <summary>Gives a chunk back to allocation (if it still has pages; an emptied one is already gone).</summary>
     internal void EndEvacuation(int chunkId)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             Chunk? chunk = _chunks[chunkId];
             if (chunk is { Evacuating: true, Set: not null }) chunk.Set.Resume(chunk);
@@ -93,7 +93,7 @@ public sealed partial class PageManager
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // rare and long: skip the unoptimised tier
     internal void CollectMovablePages(int chunkId, List<MovablePage> privatePages, List<PageId> sharedPages)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             Chunk? chunk = _chunks[chunkId];
             if (chunk is not { Evacuating: true }) return;
@@ -121,7 +121,7 @@ public sealed partial class PageManager
     /// </summary>
     internal (long Account, long Host) MoveRoom(VmHandle vm)
     {
-        lock (_lock) return (GetVm(vm).Headroom(GmmAccount.Base), HostRoom());
+        using (_lock.EnterScope()) return (GetVm(vm).Headroom(GmmAccount.Base), HostRoom());
     }
 
     /// <summary>
@@ -133,7 +133,7 @@ public sealed partial class PageManager
     /// <exception cref="GmmException"><see cref="GmmError.HostOutOfMemory"/> when the OS refuses a new chunk and no other has room.</exception>
     internal int AllocateMoveTargets(VmHandle vm, Span<PageDescriptor> pages)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             int granted = (int)Math.Clamp(Math.Min(owner.Headroom(GmmAccount.Base), HostRoom()), 0, pages.Length);

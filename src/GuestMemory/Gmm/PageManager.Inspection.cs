@@ -9,7 +9,7 @@ public sealed partial class PageManager
     /// <exception cref="GmmException"><see cref="GmmError.PageNotFound"/> when the page is in no live chunk.</exception>
     public HostPageInfo InspectPage(PageId page)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ulong word = Find(page).Word;
             return PageWord.State(word) switch
@@ -24,7 +24,7 @@ public sealed partial class PageManager
     /// <summary>A copy of the VM's shared references: shared page id → count.</summary>
     public IReadOnlyDictionary<PageId, int> GetSharedReferences(VmHandle vm)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
             return GetVm(vm).SharedRefs.ToDictionary(kv => new PageId(kv.Key), kv => kv.Value);
     }
 }

@@ -25,7 +25,7 @@ namespace GuestMemory.Gmm;
 /// </remarks>
 public sealed unsafe partial class PageManager : IGmm, IDisposable
 {
-    private readonly Lock _lock = new();
+    private readonly RankedLock _lock = new(LockRank.Gmm);
     private readonly GmmOptions _options;
     private readonly ChunkIdMap _chunks;
     private readonly FreeSet _sharedSet = new("shared");
@@ -79,7 +79,7 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     /// <summary>A span over a live page, validated (for hosts that drive the Gmm directly).</summary>
     public Span<byte> GetPage(PageId page)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             (Chunk chunk, ulong word) = Find(page);
             if (PageWord.State(word) == HostPageState.Free)
@@ -92,13 +92,13 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     /// <summary>The state of a host page (for tests, tools and the compactor).</summary>
     public HostPageState GetPageState(PageId page)
     {
-        lock (_lock) return PageWord.State(Find(page).Word);
+        using (_lock.EnterScope()) return PageWord.State(Find(page).Word);
     }
 
     /// <summary>The owner, account and guest frame of a private page (the private counterpart of <see cref="GetSharedPageInfo"/>).</summary>
     public (VmHandle Owner, GmmAccount Account, ulong GuestFrame) GetPrivatePageInfo(PageId page)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ulong word = Find(page).Word;
             if (PageWord.State(word) != HostPageState.Private) throw new GmmException(GmmError.PageNotPrivate, $"{page} is not a private page");
@@ -109,7 +109,7 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     /// <summary>Releases the host range. Every page address becomes invalid.</summary>
     public void Dispose()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (_disposed) return;
             _disposed = true;
@@ -187,7 +187,7 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     /// <summary>Gives every spare chunk back to the host now (the compactor's last step).</summary>
     public int ReleaseSpareChunks(int keep = 0)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             int released = 0;
             while (_spareChunks.Count > Math.Max(0, keep))
