@@ -96,6 +96,7 @@ public sealed partial class GlobalMemoryManager : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        VirtualMachine vm;
         using (_vmsLock.EnterScope())
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -103,11 +104,11 @@ public sealed partial class GlobalMemoryManager : IDisposable
             VmHandle handle = Pages.RegisterVm(options.Name, new AccountPages(ramPages + HandyPages.Capacity, 0, 0), options.Policy, options.Priority);
             var memory = new GuestPhysicalMemory(handle, Pages, Pages.Host, Deferred, pages => GrowReservation(handle, pages));
             memory.RegisterRam(0, (ulong)options.RamSize, "ram", reserve: false);
-            var vm = new VirtualMachine(this, options, handle, memory);
+            vm = new VirtualMachine(this, options, handle, memory);
             _vms.Add(vm);
-            _log.LogInformation("created {Vm} with {RamMib} MiB of RAM", vm, options.RamSize >> 20);
-            return vm;
         }
+        _log.LogInformation("created {Vm} with {RamMib} MiB of RAM", vm, options.RamSize >> 20);
+        return vm;
     }
 
     /// <summary>Destroys a VM (same as disposing it).</summary>

@@ -52,7 +52,7 @@ public sealed partial class PageManager
                 {
                     ulong word = chunk.Pages[i];
                     states[i] = PageWord.State(word);
-                    if (states[i] == HostPageState.Private) owners[i] = new VmHandle(PageWord.Vm(word));
+                    if (states[i] == HostPageState.Private) owners[i] = HandleOfSlot(PageWord.Vm(word));
                 }
                 pictures.Add(new ChunkPicture(chunk.Id, states, owners));
             }
@@ -103,7 +103,7 @@ public sealed partial class PageManager
                 switch (PageWord.State(word))
                 {
                     case HostPageState.Private when PageWord.Account(word) == GmmAccount.Base && PageWord.GuestFrame(word) != PageWord.NilGuestFrame:
-                        privatePages.Add(new MovablePage(PageId.From(chunkId, i), new VmHandle(PageWord.Vm(word)), PageWord.GuestFrame(word)));
+                        privatePages.Add(new MovablePage(PageId.From(chunkId, i), HandleOfSlot(PageWord.Vm(word)), PageWord.GuestFrame(word)));
                         break;
                     case HostPageState.Shared:
                         sharedPages.Add(PageId.From(chunkId, i));

@@ -14,7 +14,7 @@ public sealed partial class PageManager
             ulong word = Find(page).Word;
             return PageWord.State(word) switch
             {
-                HostPageState.Private => new HostPageInfo(HostPageState.Private, new VmHandle(PageWord.Vm(word)), PageWord.Account(word), PageWord.GuestFrame(word), 0, 0),
+                HostPageState.Private => new HostPageInfo(HostPageState.Private, HandleOfSlot(PageWord.Vm(word)), PageWord.Account(word), PageWord.GuestFrame(word), 0, 0),
                 HostPageState.Shared => new HostPageInfo(HostPageState.Shared, VmHandle.Nil, GmmAccount.Base, PageWord.NilGuestFrame, PageWord.References(word), PageWord.Checksum(word)),
                 _ => new HostPageInfo(HostPageState.Free, VmHandle.Nil, GmmAccount.Base, PageWord.NilGuestFrame, 0, 0),
             };

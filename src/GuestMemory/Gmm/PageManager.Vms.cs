@@ -19,7 +19,7 @@ public sealed unsafe partial class PageManager
             if (_disposed) throw new ObjectDisposedException(nameof(PageManager));
             CheckReservationFits(reservation.Total, policy == OvercommitPolicy.NoOvercommit ? reservation.Total : 0);
             int slot = FreeVmSlot();
-            var vm = new GmmVm(new VmHandle((ushort)slot), name, _options.Placement.VmAffinity ? null : _commonSet) { Policy = policy, Priority = priority };
+            var vm = new GmmVm(new VmHandle((ushort)slot, checked(++_lastGeneration)), name, _options.Placement.VmAffinity ? null : _commonSet) { Policy = policy, Priority = priority };
             SetReservation(vm, reservation);
             _vms[slot] = vm;
             _vmCount++;

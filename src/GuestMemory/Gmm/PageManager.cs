@@ -38,6 +38,8 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     private int _vmCount;
     /// <summary>Every VM slot below this one is taken, so the search for a free slot starts here (registration stays O(1) amortised).</summary>
     private int _noFreeVmSlotBelow = 1;
+    /// <summary>The generation of the last registration (handles name slot and generation, see <see cref="VmHandle"/>).</summary>
+    private uint _lastGeneration;
     private long _reservedPages;
     private long _noOvercommitReserved;
     private long _privatePages;
@@ -102,7 +104,7 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
         {
             ulong word = Find(page).Word;
             if (PageWord.State(word) != HostPageState.Private) throw new GmmException(GmmError.PageNotPrivate, $"{page} is not a private page");
-            return (new VmHandle(PageWord.Vm(word)), PageWord.Account(word), PageWord.GuestFrame(word));
+            return (HandleOfSlot(PageWord.Vm(word)), PageWord.Account(word), PageWord.GuestFrame(word));
         }
     }
 
@@ -135,8 +137,12 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     {
         if (_disposed) throw new ObjectDisposedException(nameof(PageManager));
         GmmVm? vm = handle.Value < _vms.Length ? _vms[handle.Value] : null;
-        return vm ?? throw new GmmException(GmmError.VmNotFound, $"{handle} is not a registered VM");
+        if (vm == null || vm.Handle.Generation != handle.Generation) throw new GmmException(GmmError.VmNotFound, $"{handle} is not a registered VM");
+        return vm;
     }
+
+    /// <summary>The full handle of the VM in <paramref name="slot"/> (a private page's word records the slot only).</summary>
+    private VmHandle HandleOfSlot(ushort slot) => _vms[slot]?.Handle ?? new VmHandle(slot);
 
     // ---- chunk life cycle (under the lock) ----
 

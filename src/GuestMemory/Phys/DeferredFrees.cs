@@ -19,7 +19,7 @@ internal sealed class DeferredFrees(IGmm gmm)
     private const int ReclaimBatch = 256;
     private readonly RankedLock _lock = new(LockRank.DeferredFrees);
     private readonly Queue<Item> _items = new();
-    private readonly Dictionary<ushort, int> _perVm = [];
+    private readonly Dictionary<VmHandle, int> _perVm = [];
     private PageId[] _batch = new PageId[ReclaimBatch];
 
     private readonly record struct Item(VmHandle Vm, PageId Page, long Tag);
@@ -28,7 +28,7 @@ internal sealed class DeferredFrees(IGmm gmm)
     public int Count { get { using (_lock.EnterScope()) return _items.Count; } }
 
     /// <summary>Pages of one VM waiting (they still count as allocated to it in the Gmm).</summary>
-    public int CountFor(VmHandle vm) { using (_lock.EnterScope()) return _perVm.GetValueOrDefault(vm.Value); }
+    public int CountFor(VmHandle vm) { using (_lock.EnterScope()) return _perVm.GetValueOrDefault(vm); }
 
     /// <summary>Queues a page whose entry was just changed away from it (call after the change).</summary>
     public void Retire(VmHandle vm, PageId page)
@@ -37,7 +37,7 @@ internal sealed class DeferredFrees(IGmm gmm)
         using (_lock.EnterScope())
         {
             _items.Enqueue(new Item(vm, page, AccessEpoch.Current));
-            _perVm[vm.Value] = _perVm.GetValueOrDefault(vm.Value) + 1;
+            _perVm[vm] = _perVm.GetValueOrDefault(vm) + 1;
             reclaim = _items.Count >= ReclaimBatch;
         }
         if (reclaim) TryReclaim();
@@ -77,9 +77,9 @@ internal sealed class DeferredFrees(IGmm gmm)
             while (n < _batch.Length && _items.TryPeek(out Item next) && next.Tag < safeBefore && next.Vm == first.Vm)
                 _batch[n++] = _items.Dequeue().Page;
             gmm.FreePages(first.Vm, GmmAccount.Base, _batch.AsSpan(0, n));
-            int left = _perVm[first.Vm.Value] - n;
-            if (left == 0) _perVm.Remove(first.Vm.Value);
-            else _perVm[first.Vm.Value] = left;
+            int left = _perVm[first.Vm] - n;
+            if (left == 0) _perVm.Remove(first.Vm);
+            else _perVm[first.Vm] = left;
             freed += n;
         }
         return freed;
