@@ -89,9 +89,13 @@ public sealed partial class GlobalMemoryManager : IDisposable
 
     /// <summary>
     /// Creates a VM with its RAM on the zero page. Its base reservation is its RAM plus one batch of
-    /// handy pages (ROM registered later adds its own pages).
+    /// handy pages (ROM registered later adds its own pages). A create that fails leaves the manager
+    /// exactly as it was (nothing registered, nothing reserved).
     /// </summary>
-    /// <exception cref="GmmException"><see cref="GmmError.InvalidArgument"/>, <see cref="GmmError.ReservationDeclined"/>.</exception>
+    /// <exception cref="GmmException"><see cref="GmmError.InvalidArgument"/> (options the VM cannot have),
+    /// <see cref="GmmError.VmNameInUse"/>, <see cref="GmmError.ReservationDeclined"/>, <see cref="GmmError.TooManyVms"/>,
+    /// <see cref="GmmError.HostOutOfMemory"/> (no address space for its page entries).</exception>
+    /// <exception cref="ObjectDisposedException">The manager is disposed.</exception>
     public VirtualMachine CreateVm(VmOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -100,11 +104,22 @@ public sealed partial class GlobalMemoryManager : IDisposable
         using (_vmsLock.EnterScope())
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_vms.Exists(v => v.Name == options.Name))
+                throw new GmmException(GmmError.VmNameInUse, $"a VM named '{options.Name}' exists already");
             long ramPages = options.RamSize >> Paging.PageShift;
             VmHandle handle = Pages.RegisterVm(options.Name, new AccountPages(ramPages + HandyPages.Capacity, 0, 0), options.Policy, options.Priority);
-            var memory = new GuestPhysicalMemory(handle, Pages, Pages.Host, Deferred, pages => GrowReservation(handle, pages));
-            memory.RegisterRam(0, (ulong)options.RamSize, "ram", reserve: false);
-            vm = new VirtualMachine(this, options, handle, memory);
+            try
+            {
+                var memory = new GuestPhysicalMemory(handle, Pages, Pages.Host, Deferred, pages => GrowReservation(handle, pages));
+                memory.RegisterRam(0, (ulong)options.RamSize, "ram", reserve: false);
+                vm = new VirtualMachine(this, options, handle, memory);
+            }
+            catch (Exception e)
+            {
+                Pages.DestroyVm(handle); // nothing of it is left: no ghost reservation
+                if (e is OutOfMemoryException) throw new GmmException(GmmError.HostOutOfMemory, $"no memory for the metadata of {options.Name}: {e.Message}", e);
+                throw;
+            }
             _vms.Add(vm);
         }
         _log.LogInformation("created {Vm} with {RamMib} MiB of RAM", vm, options.RamSize >> 20);

@@ -98,6 +98,10 @@ public enum GmmError
     /// confirmed: the target may be running it. The source keeps its copy paused; the caller decides.
     /// </summary>
     MigrationInDoubt,
+
+    // --- Added later (values above stay as they are: they cross the wire in REFUSE and ABORT) ---
+    /// <summary>A live VM of this manager already has that name (names label metrics, logs and stores).</summary>
+    VmNameInUse,
 }
 
 /// <summary>The exception every failing GuestMemory operation throws; <see cref="Error"/> says why.</summary>

@@ -45,14 +45,21 @@ public sealed record VmOptions
     /// </summary>
     public int Weight { get; init; } = 100;
 
+    /// <summary>The longest name a VM may have (names label metrics, logs, stores and migration messages).</summary>
+    public const int MaxNameLength = 256;
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Name)) throw new GmmException(GmmError.InvalidArgument, "a VM needs a name");
+        if (Name.Length > MaxNameLength || Name.Any(char.IsControl))
+            throw new GmmException(GmmError.InvalidArgument, $"a VM name is at most {MaxNameLength} characters without control characters");
         if (SharingDomain is null) throw new GmmException(GmmError.InvalidArgument, "SharingDomain must not be null");
         if (RamSize <= 0 || (RamSize & Paging.PageOffsetMask) != 0)
             throw new GmmException(GmmError.InvalidArgument, $"RamSize must be a positive multiple of 4 KiB, not {RamSize}");
         if ((ulong)RamSize > Phys.GuestPhysicalMemory.MaxAddress)
             throw new GmmException(GmmError.InvalidArgument, $"RamSize {RamSize} is beyond the 2^52 guest-physical limit");
+        if (RamSize >> Paging.PageShift > Phys.GuestPhysicalMemory.MaxRangePages)
+            throw new GmmException(GmmError.InvalidArgument, $"RamSize {RamSize} is more than one range holds ({Phys.GuestPhysicalMemory.MaxRangePages} pages)");
         long maximum = MaximumRam ?? RamSize;
         if (MinimumRam < 0 || (MinimumRam & Paging.PageOffsetMask) != 0 || (maximum & Paging.PageOffsetMask) != 0)
             throw new GmmException(GmmError.InvalidArgument, $"MinimumRam ({MinimumRam}) and MaximumRam ({maximum}) must be non-negative multiples of 4 KiB");

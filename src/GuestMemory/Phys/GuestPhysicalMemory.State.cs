@@ -51,7 +51,7 @@ public sealed unsafe partial class GuestPhysicalMemory
     /// are moved once at the end, still under the lock.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal void CommitRestore(MemoryRange[] ranges, ulong[][] staged, Action<long> beforePublish)
+    internal void CommitRestore(MemoryRange[] ranges, PageEntryTable[] staged, Action<long> beforePublish)
     {
         Span<long> leaving = stackalloc long[8], coming = stackalloc long[8];
         using (_lock.Enter())
@@ -63,7 +63,7 @@ public sealed unsafe partial class GuestPhysicalMemory
             beforePublish(coming[(int)GuestPageState.Ballooned] - leaving[(int)GuestPageState.Ballooned]);
             for (int r = 0; r < ranges.Length; r++)
             {
-                ulong[] entries = ranges[r].Entries, image = staged[r];
+                PageEntryTable entries = ranges[r].Entries, image = staged[r];
                 for (int i = 0; i < entries.Length; i++)
                 {
                     if (image[i] == GuestPage.Unchanged) continue;
@@ -84,11 +84,11 @@ public sealed unsafe partial class GuestPhysicalMemory
     /// of their replacements (<paramref name="coming"/>), by state; throws if any page is mapped.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void CountChange(MemoryRange[] ranges, ulong[][] staged, Span<long> leaving, Span<long> coming)
+    private static void CountChange(MemoryRange[] ranges, PageEntryTable[] staged, Span<long> leaving, Span<long> coming)
     {
         for (int r = 0; r < ranges.Length; r++)
         {
-            ulong[] entries = ranges[r].Entries, image = staged[r];
+            PageEntryTable entries = ranges[r].Entries, image = staged[r];
             for (int i = 0; i < entries.Length; i++)
             {
                 ulong old = entries[i];

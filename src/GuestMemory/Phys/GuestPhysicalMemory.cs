@@ -37,6 +37,9 @@ public sealed unsafe partial class GuestPhysicalMemory
     /// <summary>Guest frames must fit the Gmm's 40-bit field: guest-physical addresses below 2^52.</summary>
     public const ulong MaxAddress = 1UL << (40 + Paging.PageShift);
 
+    /// <summary>The most pages one range may have (8 TiB of guest memory; entries are indexed by int).</summary>
+    public const long MaxRangePages = int.MaxValue;
+
     private readonly IGmm _gmm;
     private readonly HostMemory _host;
     private readonly DeferredFrees _deferred;
@@ -104,7 +107,7 @@ public sealed unsafe partial class GuestPhysicalMemory
             _stateCounts[(int)GuestPageState.Zero] += range.PageCount;
             if (start == 0)
             {
-                fixed (ulong* entries = range.Entries) _fastEntries = entries; // pinned array: the address is stable
+                _fastEntries = range.Entries.Pointer; // native memory: the address is stable
                 Volatile.Write(ref _fastPages, (ulong)range.PageCount);
             }
         }
@@ -199,7 +202,7 @@ public sealed unsafe partial class GuestPhysicalMemory
         if (size == 0) throw new GmmException(GmmError.InvalidRange, "a range must not be empty");
         if (((start | size) & Paging.PageOffsetMask) != 0) throw new GmmException(GmmError.InvalidRange, $"range [{start:x}, +{size:x}) is not page aligned");
         if (start >= MaxAddress || size > MaxAddress - start) throw new GmmException(GmmError.InvalidRange, $"range [{start:x}, +{size:x}) reaches past the 2^52 guest-physical limit");
-        if ((size >> Paging.PageShift) > int.MaxValue) throw new GmmException(GmmError.InvalidRange, $"range of {size >> Paging.PageShift} pages is too large for one range");
+        if ((size >> Paging.PageShift) > MaxRangePages) throw new GmmException(GmmError.InvalidRange, $"range of {size >> Paging.PageShift} pages is too large for one range");
         return start;
     }
 

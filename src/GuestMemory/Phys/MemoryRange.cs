@@ -32,8 +32,8 @@ public sealed class MemoryRange
         Start = start;
         Size = size;
         Type = type;
-        // Pinned, so the fast path can index it through a raw pointer (see GuestPhysicalMemory).
-        Entries = type == GuestPageType.Mmio ? [] : GC.AllocateArray<ulong>((int)(size >> Paging.PageShift), pinned: true);
+        // Native memory that never moves (the fast path indexes it through a raw pointer) and costs RSS only where written.
+        Entries = type == GuestPageType.Mmio ? PageEntryTable.Empty : new PageEntryTable((int)(size >> Paging.PageShift));
     }
 
     /// <summary>A name for tools and error messages.</summary>
@@ -50,7 +50,7 @@ public sealed class MemoryRange
     public long PageCount => (long)(Size >> Paging.PageShift);
 
     /// <summary>The packed guest page entries (see <see cref="GuestPage"/>); empty for MMIO.</summary>
-    internal ulong[] Entries { get; }
+    internal PageEntryTable Entries { get; }
     /// <summary>ROM only: the image the pages are (re)initialised from.</summary>
     internal byte[]? RomImage { get; init; }
     /// <summary>ROM only: what guest writes do.</summary>

@@ -78,7 +78,7 @@ internal sealed class DirtyPageTracker : IDisposable
         long pending = 0;
         for (int r = 0; r < _ranges.Length; r++)
         {
-            ulong[] entries = _ranges[r].Entries;
+            PageEntryTable entries = _ranges[r].Entries;
             PageClass[] sent = _sent[r];
             for (int i = 0; i < entries.Length; i++)
                 if (MustResend(GuestPhysicalMemory.ReadEntry(_ranges[r], i), sent[i])) pending++;

@@ -11,13 +11,13 @@ internal struct ImageFigures
     /// <summary>The figures of staged <paramref name="entries"/>; an <see cref="GuestPage.Unchanged"/> entry counts as the VM's own entry in <paramref name="ranges"/>.</summary>
     /// <remarks>A histogram by state, without a branch per entry: a migration counts its image inside the guest's downtime.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static ImageFigures Of(ulong[][] entries, MemoryRange[] ranges)
+    public static ImageFigures Of(PageEntryTable[] entries, MemoryRange[] ranges)
     {
         Span<long> byState = stackalloc long[8];
         byState.Clear();
         for (int r = 0; r < entries.Length; r++)
         {
-            ulong[] staged = entries[r], current = ranges[r].Entries;
+            PageEntryTable staged = entries[r], current = ranges[r].Entries;
             for (int i = 0; i < staged.Length; i++)
             {
                 ulong e = staged[i];

@@ -12,7 +12,7 @@ namespace GuestMemory.State;
 /// <param name="entries">The staged entries, one array per range.</param>
 /// <param name="incremental">True for an image that changes an image the VM already holds (a mirror's later
 /// checkpoint): SKIP is then allowed in the first pass too, and means "keep the VM's page".</param>
-internal sealed class PageCursor(MemoryRange[] ranges, ulong[][] entries, bool incremental = false)
+internal sealed class PageCursor(MemoryRange[] ranges, PageEntryTable[] entries, bool incremental = false)
 {
     private int _range;
     private int _index;
@@ -53,7 +53,7 @@ internal sealed class PageCursor(MemoryRange[] ranges, ulong[][] entries, bool i
         int r = 0;
         while (rest >= entries[r].Length) rest -= entries[r++].Length;
         if (ranges[r].Type != GuestPageType.Ram) throw StateErrors.Corrupt($"position {position} is a page of {ranges[r]}, not RAM");
-        return ref entries[r][rest];
+        return ref entries[r][(int)rest];
     }
 
     /// <summary>Checks a run's count before its pages are visited one by one (a huge bogus count fails at once).</summary>

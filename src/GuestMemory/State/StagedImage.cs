@@ -27,7 +27,7 @@ internal sealed class StagedImage
     private readonly PageManager _gmm;
     private readonly ReservationLease _lease;
     private readonly MemoryRange[] _ranges;
-    private readonly ulong[][] _entries;
+    private readonly PageEntryTable[] _entries;
     private readonly PageCursor _cursor;
     private readonly StagingPool _pool;
     private readonly StagedContents _contents;
@@ -44,8 +44,8 @@ internal sealed class StagedImage
         _gmm = vm.Manager.Pages;
         _lease = lease;
         _ranges = ranges;
-        _entries = ranges.Select(r => new ulong[r.Entries.Length]).ToArray();
-        if (incremental) foreach (ulong[] entries in _entries) entries.AsSpan().Fill(GuestPage.Unchanged);
+        _entries = ranges.Select(r => new PageEntryTable(r.Entries.Length)).ToArray();
+        if (incremental) foreach (PageEntryTable entries in _entries) entries.AsSpan().Fill(GuestPage.Unchanged);
         _cursor = new PageCursor(ranges, _entries, incremental);
         // At most one staged page per guest page is in use at a time, and the pool grows only when none is free.
         _pool = new StagingPool(vm, lease, limit: _cursor.Pages + StagingPool.GrowthBatch);
@@ -188,7 +188,7 @@ internal sealed class StagedImage
         try
         {
             var held = new List<PageId>();
-            foreach (ulong[] entries in _entries)
+            foreach (PageEntryTable entries in _entries)
                 foreach (ulong e in entries)
                     if (GuestPage.HasHostPage(e)) held.Add(GuestPage.Page(e));
             _gmm.FreePages(_vm.Handle, GmmAccount.Base, held.ToArray());

@@ -14,8 +14,8 @@ public sealed class GuestPageEntryTests
         vm.Memory.RegisterRom(0x10_0000, new byte[5000], RomWriteMode.Ignore, "rom");
         foreach (MemoryRange range in vm.Memory.Ranges)
         {
-            Assert.IsType<ulong[]>(range.Entries);
-            Assert.Equal(range.PageCount, range.Entries.LongLength);
+            Assert.Equal(range.PageCount, range.Entries.Length);
+            Assert.Equal(range.PageCount * sizeof(ulong), range.Entries.AsSpan().Length * sizeof(ulong));
         }
         Assert.Equal(8, sizeof(ulong));
         gmm.Verify();

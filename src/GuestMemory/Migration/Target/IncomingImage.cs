@@ -49,6 +49,9 @@ internal sealed class IncomingImage
     /// <summary>The passes received so far.</summary>
     public uint Passes => _pass;
 
+    /// <summary>True once the current pass's PASS_END arrived (the next record must begin a pass).</summary>
+    public bool PassEnded => _passEnded;
+
     /// <summary>Applies the records of one PAGE frame.</summary>
     public void ApplyPages(ReadOnlySpan<byte> payload, uint frame)
     {

@@ -30,6 +30,7 @@ internal sealed class IncomingSession : IDisposable
     private ContentFinder? _finder;
     private IncomingImage? _image;
     private IncomingImage? _committed; // committed, still holding its table until the source has been answered
+    private SessionPhase _phase = SessionPhase.Open;
     private long _withData, _byReference;
     private TimeSpan _lastCommit;
     private uint _lastPasses;
@@ -82,33 +83,43 @@ internal sealed class IncomingSession : IDisposable
     /// </summary>
     public void Run(MigrationMode mode, Action<int>? committed = null)
     {
-        bool awaitingResume = false;
-        while (true)
+        while (_phase != SessionPhase.Ended)
         {
-            _connection.BoundReads(mode == MigrationMode.Move || _image != null); // a standby between checkpoints waits as long as it takes
+            _connection.BoundReads(mode == MigrationMode.Move || _phase != SessionPhase.Open); // a standby between checkpoints waits as long as it takes
             Frame frame = _connection.Reader.Read();
-            if (awaitingResume && frame.Type != MessageType.Resume) throw _connection.Unexpected(frame, "RESUME");
+            if (frame.Type == MessageType.Abort) throw _connection.Unexpected(frame, "a frame of the image");
+            PassEnd end = frame.Type == MessageType.PassEnd ? PassEnd.Read(frame.Payload) : default;
+            // Checked before the frame is acted on: a frame out of order changes nothing.
+            SessionPhase next = SessionPhases.Next(_phase, frame.Type, mode, end.Final);
             switch (frame.Type)
             {
                 case MessageType.HashQuery: AnswerQuery(frame.Payload); break;
                 case MessageType.Pages: Image().ApplyPages(frame.Payload, frame.Sequence); break;
-                case MessageType.PassEnd: EndPass(PassEnd.Read(frame.Payload)); break;
-                case MessageType.Stop: NumberMessage.Read(frame.Payload, "STOP"); break;
+                case MessageType.PassEnd: EndPass(end); break;
+                case MessageType.Stop: CheckStop(NumberMessage.Read(frame.Payload, "STOP")); break;
                 case MessageType.Commit:
                     CommitImage(CommitRequest.Read(frame.Payload));
-                    awaitingResume = mode == MigrationMode.Move;
-                    if (!awaitingResume) ReleaseCommitted(); // a mirror's source runs already; a move's waits until RESUMED
+                    if (mode == MigrationMode.Mirror) ReleaseCommitted(); // a mirror's source runs already; a move's waits until RESUMED
                     committed?.Invoke(Committed);
                     break;
                 case MessageType.Resume:
+                    if (!frame.Payload.IsEmpty) throw MigrationErrors.Corrupt($"RESUME carries {frame.Payload.Length} bytes");
                     ResumeVm();
-                    return;
-                case MessageType.Bye when mode == MigrationMode.Mirror && _image == null:
-                    return;
-                default:
-                    throw _connection.Unexpected(frame, "a frame of the image");
+                    break;
+                case MessageType.Bye:
+                    if (!frame.Payload.IsEmpty) throw MigrationErrors.Corrupt($"BYE carries {frame.Payload.Length} bytes");
+                    break;
             }
+            _phase = next;
         }
+    }
+
+    /// <summary>STOP names the final pass: the one after the pass that just ended.</summary>
+    private void CheckStop(uint finalPass)
+    {
+        IncomingImage image = Image();
+        if (!image.PassEnded || finalPass != image.Passes + 1)
+            throw MigrationErrors.Corrupt($"STOP announces pass {finalPass} while pass {image.Passes} is {(image.PassEnded ? "ended" : "open")}");
     }
 
     /// <summary>
