@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace GuestMemory.Diagnostics;
+namespace GuestMemory.Cli.Report;
 
 /// <summary>
 /// A small SVG line chart: several series over a shared x axis (seconds), with axes, round-number

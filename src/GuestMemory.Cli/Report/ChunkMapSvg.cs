@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using GuestMemory.Gmm;
 
-namespace GuestMemory.Diagnostics;
+namespace GuestMemory.Cli.Report;
 
 /// <summary>
 /// Draws the Gmm's chunks as an SVG map: one tile per 2 MiB chunk (32 × 16 pages), each page coloured by
