@@ -22,7 +22,7 @@ namespace GuestMemory.Fusion;
 /// purpose: a guest can make its pages collide with others', which costs the scanner a comparison and
 /// never merges different pages.</para>
 /// </remarks>
-public static class PageHash
+internal static class PageHash
 {
     private const uint Seed0 = 0x9E3779B9, Seed1 = 0x85EBCA6B, Seed2 = 0xC2B2AE35, Seed3 = 0x27D4EB2F;
 
@@ -64,7 +64,7 @@ public static class PageHash
 }
 
 /// <summary>Whole-page content tests, vectorised by the BCL.</summary>
-public static class PageContent
+internal static class PageContent
 {
     /// <summary>True when every byte is zero.</summary>
     public static bool IsZero(ReadOnlySpan<byte> page) => !page.ContainsAnyExcept((byte)0);
