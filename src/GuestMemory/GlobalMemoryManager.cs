@@ -3,6 +3,7 @@ using GuestMemory.Compaction;
 using GuestMemory.Diagnostics;
 using GuestMemory.Fusion;
 using GuestMemory.Gmm;
+using GuestMemory.Host;
 using GuestMemory.Phys;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -25,7 +26,7 @@ namespace GuestMemory;
 /// <see cref="Interlocked"/>; everything else by the layers' own locks.</remarks>
 public sealed partial class GlobalMemoryManager : IDisposable
 {
-    private readonly Lock _vmsLock = new();
+    private readonly RankedLock _vmsLock = new(LockRank.Manager);
     private readonly List<VirtualMachine> _vms = [];
     private static int s_managersCreated;
     private readonly ILogger _log;
@@ -86,7 +87,7 @@ public sealed partial class GlobalMemoryManager : IDisposable
     internal DeferredFrees Deferred { get; }
 
     /// <summary>The live VMs.</summary>
-    public IReadOnlyList<VirtualMachine> Vms { get { lock (_vmsLock) return _vms.ToArray(); } }
+    public IReadOnlyList<VirtualMachine> Vms { get { using (_vmsLock.EnterScope()) return _vms.ToArray(); } }
 
     /// <summary>The Gmm's global figures.</summary>
     public GmmStatistics Statistics => Pages.GetStatistics();
@@ -100,25 +101,26 @@ public sealed partial class GlobalMemoryManager : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        lock (_vmsLock)
+        VirtualMachine vm;
+        using (_vmsLock.EnterScope())
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             long ramPages = options.RamSize >> Paging.PageShift;
             VmHandle handle = Pages.RegisterVm(options.Name, new AccountPages(ramPages + HandyPages.Capacity, 0, 0), options.Policy, options.Priority);
             var memory = new GuestPhysicalMemory(handle, Pages, Pages.Host, Deferred, pages => GrowReservation(handle, pages));
             memory.RegisterRam(0, (ulong)options.RamSize, "ram", reserve: false);
-            var vm = new VirtualMachine(this, options, handle, memory);
+            vm = new VirtualMachine(this, options, handle, memory);
             _vms.Add(vm);
-            _log.LogInformation("created {Vm} with {RamMib} MiB of RAM", vm, options.RamSize >> 20);
-            return vm;
         }
+        _log.LogInformation("created {Vm} with {RamMib} MiB of RAM", vm, options.RamSize >> 20);
+        return vm;
     }
 
     /// <summary>Destroys a VM (same as disposing it).</summary>
     public void DestroyVm(VirtualMachine vm)
     {
         ArgumentNullException.ThrowIfNull(vm);
-        lock (_vmsLock)
+        using (_vmsLock.EnterScope())
         {
             if (!_vms.Contains(vm)) return;
             vm.Memory.Destroy();
@@ -153,7 +155,7 @@ public sealed partial class GlobalMemoryManager : IDisposable
     /// <summary>Stops the balloon controller, fusion and compaction, destroys every VM and releases the host memory.</summary>
     public void Dispose()
     {
-        lock (_vmsLock)
+        using (_vmsLock.EnterScope())
         {
             if (_disposed) return;
             _disposed = true;
