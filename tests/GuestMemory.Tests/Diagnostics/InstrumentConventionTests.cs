@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Text.RegularExpressions;
 using GuestMemory.Gmm;
+using GuestMemory.Tests.Support;
 
 namespace GuestMemory.Tests.Diagnostics;
 
@@ -44,21 +45,13 @@ public sealed partial class InstrumentConventionTests
     public void Docs_list_every_instrument_with_its_unit()
     {
         using var gmm = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = 16L << 20 });
-        string docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "metrics.md"));
+        string docs = RepositoryFiles.Read("docs/metrics.md");
         var documented = DocRow().Matches(docs).ToDictionary(m => m.Groups["name"].Value, m => m.Groups["unit"].Value);
 
         var instruments = MeterReading.InstrumentsOf(gmm.Metrics.Meter).ToDictionary(i => i.Name, i => i.Unit);
 
         Assert.Equal(instruments.Keys.Order(), documented.Keys.Order());
         foreach ((string name, string? unit) in instruments) Assert.Equal(unit, documented[name]);
-    }
-
-    /// <summary>The folder that holds GuestMemory.slnx, above the test's output folder.</summary>
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "GuestMemory.slnx"))) return dir.FullName;
-        throw new InvalidOperationException("GuestMemory.slnx not found above " + AppContext.BaseDirectory);
     }
 
     [GeneratedRegex(@"^gmm(\.[a-z_]+)+$")]
