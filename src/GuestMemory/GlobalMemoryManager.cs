@@ -116,14 +116,17 @@ public sealed partial class GlobalMemoryManager : IDisposable
         return vm;
     }
 
-    /// <summary>Destroys a VM (same as disposing it).</summary>
-    public void DestroyVm(VirtualMachine vm)
+    /// <summary>Destroys a VM (same as disposing it). Nothing happens for a VM already destroyed.</summary>
+    /// <exception cref="GmmException"><see cref="GmmError.PageLocked"/> while a page of it is mapped (nothing changes).</exception>
+    public void DestroyVm(VirtualMachine vm) => DestroyVm(vm, force: false);
+
+    private void DestroyVm(VirtualMachine vm, bool force)
     {
         ArgumentNullException.ThrowIfNull(vm);
         using (_vmsLock.EnterScope())
         {
             if (!_vms.Contains(vm)) return;
-            vm.Memory.Destroy();
+            vm.Memory.Destroy(force);
             Pages.DestroyVm(vm.Handle);
             _vms.Remove(vm);
         }
@@ -152,7 +155,12 @@ public sealed partial class GlobalMemoryManager : IDisposable
         if (problems.Count > 0) throw new GmmException(GmmError.ConsistencyCheckFailed, string.Join(Environment.NewLine, problems));
     }
 
-    /// <summary>Stops the balloon controller, fusion and compaction, destroys every VM and releases the host memory.</summary>
+    /// <summary>
+    /// Stops the balloon controller, fusion and compaction, destroys every VM and releases the host memory.
+    /// Afterwards every call through a VM, its memory or an accessor fails with <see cref="GmmError.VmDestroyed"/>,
+    /// and the manager's own calls with <see cref="ObjectDisposedException"/>. A page mapping still held
+    /// keeps the host range mapped until it is disposed (its span then reads what the page last held).
+    /// </summary>
     public void Dispose()
     {
         using (_vmsLock.EnterScope())
@@ -164,10 +172,14 @@ public sealed partial class GlobalMemoryManager : IDisposable
         BalloonController?.Dispose();
         Fusion.Stop();
         Compactor.Dispose();
-        foreach (VirtualMachine vm in Vms)
+        VirtualMachine[] vms = [.. Vms];
+        // First no VM may access or allocate any more, then each lets its pages go: a page one VM frees
+        // during the teardown can never reach another VM's guest or mapping.
+        foreach (VirtualMachine vm in vms) vm.Memory.Shutdown();
+        foreach (VirtualMachine vm in vms)
         {
-            try { DestroyVm(vm); }
-            catch (GmmException e) when (e.Error == GmmError.PageLocked) { _log.LogWarning("{Vm} still had mapped pages at shutdown", vm); }
+            if (vm.Memory.HasMappings) _log.LogWarning("{Vm} still had mapped pages at shutdown; the host memory stays mapped until they are disposed", vm);
+            DestroyVm(vm, force: true);
         }
         Pages.Dispose();
     }
