@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GuestMemory.Balloon;
+using GuestMemory.Simulation;
 using GuestMemory.Gmm;
 using GuestMemory.Host;
 

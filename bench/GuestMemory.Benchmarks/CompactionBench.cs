@@ -10,7 +10,7 @@ namespace GuestMemory.Benchmarks;
 /// </summary>
 public static class CompactionBench
 {
-    /// <summary>Runs both policies; writes the seed policy's chunk maps to <paramref name="options"/>' SVG directory.</summary>
+    /// <summary>Runs both policies; keeps the seed policy's chunk maps when <paramref name="options"/> asks for them.</summary>
     public static CompactionFigures Run(CompactionBenchOptions? options = null, IProgress<BenchProgress>? progress = null)
     {
         options ??= new CompactionBenchOptions();
@@ -19,9 +19,9 @@ public static class CompactionBench
         progress?.Report(new BenchProgress("warming up", 0, 2));
         WarmUp(options);
         progress?.Report(new BenchProgress("seed policy: freed pages stay until compaction", 0, 2));
-        CompactionOutcome seed = Scenario(options, returnAtOnce: false, options.SvgDirectory).Run();
+        CompactionOutcome seed = Scenario(options, returnAtOnce: false, options.ChunkMaps).Run();
         progress?.Report(new BenchProgress("eager policy: freed pages go back at once", 1, 2));
-        CompactionOutcome eager = Scenario(options, returnAtOnce: true, svg: null).Run();
+        CompactionOutcome eager = Scenario(options, returnAtOnce: true, chunkMaps: false).Run();
         return new CompactionFigures
         {
             ReturnedPctWithout = seed.ReturnedPctWithout,
@@ -43,6 +43,8 @@ public static class CompactionBench
             Vms = options.Vms,
             RamMib = options.RamMib,
             Placement = options.Placement ? MeasurePlacement(options, seed, progress) : null,
+            ChunkMapBefore = seed.ChunkMapBefore,
+            ChunkMapAfter = seed.ChunkMapAfter,
         };
     }
 
@@ -52,7 +54,7 @@ public static class CompactionBench
         CompactionOutcome Run(string step, int done, ChunkPlacement placement, int sharedEveryNth = 0, double rewrite = 0)
         {
             progress?.Report(new BenchProgress($"placement: {step}", done, 5));
-            return (Scenario(options, returnAtOnce: false, svg: null) with { Placement = placement, SharedEveryNth = sharedEveryNth, RewriteFraction = rewrite }).Run();
+            return (Scenario(options, returnAtOnce: false, chunkMaps: false) with { Placement = placement, SharedEveryNth = sharedEveryNth, RewriteFraction = rewrite }).Run();
         }
         CompactionOutcome noAffinity = Run("one free set for all VMs", 0, new ChunkPlacement(VmAffinity: false));
         CompactionOutcome sharedChunks = Run("shared pages in chunks of their own", 1, ChunkPlacement.Default, sharedEveryNth: 4);
@@ -90,19 +92,19 @@ public static class CompactionBench
         do
         {
             compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
-            Scenario(small, returnAtOnce: false, svg: null).Run();
-            Scenario(small, returnAtOnce: true, svg: null).Run();
+            Scenario(small, returnAtOnce: false, chunkMaps: false).Run();
+            Scenario(small, returnAtOnce: true, chunkMaps: false).Run();
             Thread.Sleep(200); // past the tiering delay, so methods called often enough get their optimised code
         }
         while (System.Runtime.JitInfo.GetCompiledMethodCount() != compiled && ++rounds < maxRounds);
     }
 
-    private static CompactionScenario Scenario(CompactionBenchOptions options, bool returnAtOnce, string? svg) => new()
+    private static CompactionScenario Scenario(CompactionBenchOptions options, bool returnAtOnce, bool chunkMaps) => new()
     {
         Vms = options.Vms,
         RamMib = options.RamMib,
         Seed = options.Seed,
         ReturnFreedPagesAtOnce = returnAtOnce,
-        SvgDirectory = svg,
+        KeepChunkMaps = chunkMaps,
     };
 }

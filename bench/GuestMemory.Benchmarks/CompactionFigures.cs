@@ -14,8 +14,8 @@ public sealed record CompactionBenchOptions
     /// <summary>Seed of the random choice of ballooned pages.</summary>
     public int Seed { get; init; } = 1;
 
-    /// <summary>Where the chunk maps before and after compaction go (seed policy), or null for none.</summary>
-    public string? SvgDirectory { get; init; }
+    /// <summary>Keep the chunk maps before and after compaction (seed policy) in the figures, for pictures.</summary>
+    public bool ChunkMaps { get; init; }
 
     /// <summary>Also run the placement experiment (<see cref="PlacementFigures"/>).</summary>
     public bool Placement { get; init; }
@@ -66,4 +66,14 @@ public sealed record CompactionFigures
     [JsonPropertyName("ram_mib")] public int RamMib { get; init; }
     /// <summary>The placement experiment, when asked for.</summary>
     [JsonIgnore] public PlacementFigures? Placement { get; init; }
+    /// <summary>The seed policy's chunks before compaction, when asked for (<see cref="CompactionBenchOptions.ChunkMaps"/>).</summary>
+    [JsonIgnore] public CompactionChunkMap? ChunkMapBefore { get; init; }
+    /// <summary>The seed policy's chunks after compaction, when asked for.</summary>
+    [JsonIgnore] public CompactionChunkMap? ChunkMapAfter { get; init; }
 }
+
+/// <summary>The Gmm's chunks at one moment of the compaction scenario, with the surviving VMs' names: what a chunk map pictures.</summary>
+/// <param name="Title">What the moment is, with the chunk counts.</param>
+/// <param name="Chunks">Every committed chunk's pages (<see cref="Gmm.PageManager.GetChunkMap"/>).</param>
+/// <param name="VmNames">The names of the VMs that own pages.</param>
+public sealed record CompactionChunkMap(string Title, IReadOnlyList<Gmm.ChunkPicture> Chunks, IReadOnlyDictionary<Gmm.VmHandle, string> VmNames);

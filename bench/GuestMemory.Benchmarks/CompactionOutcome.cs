@@ -29,6 +29,10 @@ internal sealed record CompactionOutcome
     public CompactionResult? Compaction { get; init; }
     /// <summary>CPU time of the thread that ran the compaction (user and system).</summary>
     public TimeSpan CompactionCpu { get; init; }
+    /// <summary>The chunks before compaction, when the scenario keeps its maps.</summary>
+    public CompactionChunkMap? ChunkMapBefore { get; init; }
+    /// <summary>The chunks after compaction, when the scenario keeps its maps and compacted.</summary>
+    public CompactionChunkMap? ChunkMapAfter { get; init; }
 
     /// <summary>Share of the freed memory that left the process without compaction, %.</summary>
     public double ReturnedPctWithout => Pct(RssFull - RssWithout, FreedBytes);

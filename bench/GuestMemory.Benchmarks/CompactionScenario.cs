@@ -1,5 +1,4 @@
 using GuestMemory.Compaction;
-using GuestMemory.Diagnostics;
 using GuestMemory.Gmm;
 using GuestMemory.Host;
 
@@ -46,8 +45,8 @@ internal sealed record CompactionScenario
     /// <summary>Whether to compact after the frees (false: only the figures before it).</summary>
     public bool Compact { get; init; } = true;
 
-    /// <summary>Where to write chunks-before.svg and chunks-after.svg, or null.</summary>
-    public string? SvgDirectory { get; init; }
+    /// <summary>Whether to keep the chunk maps before and after compaction in the outcome (for pictures).</summary>
+    public bool KeepChunkMaps { get; init; }
 
     private long PagesPerVm => (long)RamMib << 20 >> Paging.PageShift;
 
@@ -80,7 +79,8 @@ internal sealed record CompactionScenario
         (long rss, long allocated) without = Measure(gmm);
 
         GmmStatistics before = gmm.Statistics;
-        WriteMap(gmm, survivors, "chunks-before.svg", "before compaction");
+        CompactionChunkMap? mapBefore = Map(gmm, survivors, "before compaction");
+        CompactionChunkMap? mapAfter = null;
         CompactionResult? compaction = null;
         long rssWith = without.rss;
         TimeSpan cpu = TimeSpan.Zero;
@@ -90,7 +90,7 @@ internal sealed record CompactionScenario
             compaction = gmm.Compactor.Run();
             cpu = ThreadCpuTime.Now() - cpuStart;
             rssWith = Measure(gmm).Rss;
-            WriteMap(gmm, survivors, "chunks-after.svg", "after compaction");
+            mapAfter = Map(gmm, survivors, "after compaction");
         }
         GmmStatistics after = gmm.Statistics;
         foreach (VirtualMachine vm in survivors) pages[vm].Check(vm);
@@ -109,6 +109,8 @@ internal sealed record CompactionScenario
             MinimumChunks = after.MinimumChunks,
             Compaction = compaction,
             CompactionCpu = cpu,
+            ChunkMapBefore = mapBefore,
+            ChunkMapAfter = mapAfter,
         };
     }
 
@@ -119,14 +121,13 @@ internal sealed record CompactionScenario
         throw new InvalidOperationException("page fusion did not converge in 20 passes");
     }
 
-    private void WriteMap(GlobalMemoryManager gmm, VirtualMachine[] survivors, string file, string when)
+    private CompactionChunkMap? Map(GlobalMemoryManager gmm, VirtualMachine[] survivors, string when)
     {
-        if (SvgDirectory == null) return;
-        Directory.CreateDirectory(SvgDirectory);
+        if (!KeepChunkMaps) return null;
         var names = survivors.ToDictionary(vm => vm.Handle, vm => vm.Name);
         GmmStatistics s = gmm.Statistics;
         string title = $"{s.Chunks} chunks {when} ({s.MinimumChunks} needed by {s.AllocatedPages:N0} pages in use)";
-        File.WriteAllText(Path.Combine(SvgDirectory, file), ChunkMapSvg.Render(title, gmm.Pages.GetChunkMap(), names));
+        return new CompactionChunkMap(title, gmm.Pages.GetChunkMap(), names);
     }
 
     /// <summary>RSS after a full garbage collection (so the figure is about guest memory, not garbage), and the Gmm's allocated pages.</summary>

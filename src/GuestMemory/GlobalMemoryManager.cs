@@ -28,6 +28,7 @@ public sealed partial class GlobalMemoryManager : IDisposable
 {
     private readonly RankedLock _vmsLock = new(LockRank.Manager);
     private readonly List<VirtualMachine> _vms = [];
+    private static int s_managersCreated;
     private readonly ILogger _log;
     private bool _disposed;
 
@@ -35,15 +36,19 @@ public sealed partial class GlobalMemoryManager : IDisposable
     public GlobalMemoryManager(GmmOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         Pages = new PageManager(options ?? new GmmOptions());
+        Name = Pages.Options.Name ?? $"gmm-{Interlocked.Increment(ref s_managersCreated)}";
         Deferred = new DeferredFrees(Pages);
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _log = LoggerFactory.CreateLogger<GlobalMemoryManager>();
         Fusion = new PageFusion(this);
         Compactor = new Compactor(this);
-        Metrics = new GuestMemoryMetrics(this);
+        Metrics = new GuestMemoryMetrics(this, Pages.Options.MeterFactory);
     }
 
-    /// <summary>The manager's figures as System.Diagnostics.Metrics instruments (meter "GuestMemory").</summary>
+    /// <summary>The manager's name (<see cref="GmmOptions.Name"/>, or the default given to it): labels its metrics.</summary>
+    public string Name { get; }
+
+    /// <summary>The manager's figures as System.Diagnostics.Metrics instruments (meter "GuestMemory", attribute <c>gmm.manager.name</c>).</summary>
     public GuestMemoryMetrics Metrics { get; }
 
     /// <summary>Compaction: empties sparse chunks and gives them back to the host.</summary>

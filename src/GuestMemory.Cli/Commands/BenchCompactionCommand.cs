@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GuestMemory.Benchmarks;
+using GuestMemory.Cli.Report;
 using Spectre.Console;
 
 namespace GuestMemory.Cli.Commands;
@@ -27,16 +28,17 @@ internal static class BenchCompactionCommand
         {
             json, vms, ram, seed, svg, policy,
         };
-        command.SetAction(p => Run(p.GetValue(json), new CompactionBenchOptions
+        command.SetAction(p => Run(p.GetValue(json), p.GetValue(svg), new CompactionBenchOptions
         {
-            Vms = p.GetValue(vms), RamMib = p.GetValue(ram), Seed = p.GetValue(seed), SvgDirectory = p.GetValue(svg), Placement = p.GetValue(policy),
+            Vms = p.GetValue(vms), RamMib = p.GetValue(ram), Seed = p.GetValue(seed), ChunkMaps = p.GetValue(svg) != null, Placement = p.GetValue(policy),
         }));
         return command;
     }
 
-    private static int Run(bool json, CompactionBenchOptions options)
+    private static int Run(bool json, string? svgDirectory, CompactionBenchOptions options)
     {
         CompactionFigures f = json ? CompactionBench.Run(options) : WithStatus(options);
+        if (svgDirectory != null) WriteChunkMaps(svgDirectory, f);
         if (json)
         {
             JsonObject all = JsonSerializer.SerializeToNode(f)!.AsObject();
@@ -54,10 +56,18 @@ internal static class BenchCompactionCommand
         table.AddRow("pages moved / s", $"{f.MovedPagesPerSecond:N0} ({f.MovedPages:N0} in {f.CompactionMs:N0} ms)", $"{f.EagerMovedPagesPerSecond:N0}", "");
         AnsiConsole.Write(table);
         if (f.Placement is { } pl) AnsiConsole.Write(PlacementTable(pl));
-        if (options.SvgDirectory != null)
-            AnsiConsole.MarkupLineInterpolated($"chunk maps: {Path.Combine(options.SvgDirectory, "chunks-before.svg")}, {Path.Combine(options.SvgDirectory, "chunks-after.svg")}");
+        if (svgDirectory != null)
+            AnsiConsole.MarkupLineInterpolated($"chunk maps: {Path.Combine(svgDirectory, "chunks-before.svg")}, {Path.Combine(svgDirectory, "chunks-after.svg")}");
         AnsiConsole.MarkupLine("[grey]freed memory = host pages the Gmm stopped using x 4 KiB; left the process = fall of RSS from all VMs full (docs/benchmarks.md)[/]");
         return 0;
+    }
+
+    /// <summary>Writes the seed policy's chunk maps before and after compaction as SVG files.</summary>
+    private static void WriteChunkMaps(string directory, CompactionFigures f)
+    {
+        Directory.CreateDirectory(directory);
+        foreach ((string file, CompactionChunkMap? map) in new[] { ("chunks-before.svg", f.ChunkMapBefore), ("chunks-after.svg", f.ChunkMapAfter) })
+            if (map != null) File.WriteAllText(Path.Combine(directory, file), ChunkMapSvg.Render(map.Title, map.Chunks, map.VmNames));
     }
 
     private static Table PlacementTable(PlacementFigures p)

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using GuestMemory.Balloon;
+using GuestMemory.Simulation;
 using GuestMemory.Gmm;
 using GuestMemory.Migration;
 using Microsoft.Extensions.Logging;

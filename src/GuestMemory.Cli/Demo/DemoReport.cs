@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using GuestMemory.Diagnostics;
+using GuestMemory.Cli.Report;
 
 namespace GuestMemory.Cli.Demo;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GuestMemory.Balloon;
+using GuestMemory.Simulation;
 using GuestMemory.Compaction;
 using GuestMemory.Fusion;
 using GuestMemory.Gmm;

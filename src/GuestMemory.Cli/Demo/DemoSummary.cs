@@ -1,4 +1,4 @@
-using GuestMemory.Balloon;
+using GuestMemory.Simulation;
 
 namespace GuestMemory.Cli.Demo;
 

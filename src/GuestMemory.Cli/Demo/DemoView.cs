@@ -1,4 +1,4 @@
-using GuestMemory.Balloon;
+using GuestMemory.Simulation;
 using GuestMemory.Phys;
 using Spectre.Console;
 

@@ -1,81 +1,67 @@
 using System.Diagnostics.Metrics;
+using System.Reflection;
 using GuestMemory.Gmm;
-using GuestMemory.Host;
-using GuestMemory.Phys;
 
 namespace GuestMemory.Diagnostics;
 
 /// <summary>
 /// The manager's figures as <see cref="System.Diagnostics.Metrics"/> instruments on the meter
-/// <c>GuestMemory</c>, so <c>dotnet-counters monitor --counters GuestMemory -p PID</c> can watch a running
-/// process. Every instrument is observable: it reads the statistics when a listener asks, so the hot
-/// paths pay nothing. Names and units are listed in docs/metrics.md.
+/// <c>GuestMemory</c>, so <c>dotnet-counters</c> or an OpenTelemetry pipeline can watch a running process.
+/// Every instrument is observable: it reads the statistics when a listener asks, so the hot paths pay
+/// nothing. Names, units and attributes follow OpenTelemetry's conventions; they are listed in
+/// docs/metrics.md.
 /// </summary>
-public sealed class GuestMemoryMetrics : IDisposable
+/// <remarks>
+/// <para><b>Several managers in one process.</b> Each manager has a meter of its own, all named
+/// <c>GuestMemory</c>, and every measurement carries the attribute <c>gmm.manager.name</c>
+/// (<see cref="GmmOptions.Name"/>), so a listener tells their figures apart instead of seeing one
+/// instrument jump between them.</para>
+/// <para><b>Who owns the meter.</b> With <see cref="GmmOptions.MeterFactory"/> the factory creates the
+/// meter (tagged with the manager's name) and keeps it as long as the factory lives, as hosts with
+/// dependency injection expect; without one the manager creates its own and disposes it with itself.
+/// After <see cref="Dispose"/> the instruments report nothing either way.</para>
+/// </remarks>
+public sealed partial class GuestMemoryMetrics : IDisposable
 {
     /// <summary>The meter's name.</summary>
     public const string MeterName = "GuestMemory";
 
-    private readonly Meter _meter = new(MeterName, "1.0");
+    /// <summary>The attribute that names the manager on every measurement.</summary>
+    internal const string ManagerAttribute = "gmm.manager.name";
 
-    /// <summary>This manager's meter (several managers in one process each have their own).</summary>
+    /// <summary>The package's version (without the source revision): the meter's version.</summary>
+    internal static readonly string? PackageVersion =
+        typeof(GuestMemoryMetrics).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0];
+
+    private readonly Meter _meter;
+    private readonly bool _ownsMeter;
+    private readonly KeyValuePair<string, object?> _manager;
+    private volatile bool _disposed;
+
+    internal GuestMemoryMetrics(GlobalMemoryManager manager, IMeterFactory? factory)
+    {
+        _manager = new(ManagerAttribute, manager.Name);
+        var options = new MeterOptions(MeterName) { Version = PackageVersion, Tags = [_manager] };
+        _meter = factory?.Create(options) ?? new Meter(options);
+        _ownsMeter = factory == null;
+        CreateInstruments(manager);
+    }
+
+    /// <summary>This manager's meter.</summary>
     internal Meter Meter => _meter;
 
-    internal GuestMemoryMetrics(GlobalMemoryManager manager)
+    /// <summary>One measurement of <paramref name="read"/>, labelled with the manager; none once disposed.</summary>
+    private IEnumerable<Measurement<long>> Observe(Func<long> read) =>
+        _disposed ? [] : [new Measurement<long>(read(), _manager)];
+
+    /// <summary>One measurement per state, labelled with the manager and <paramref name="attribute"/>; none once disposed.</summary>
+    private IEnumerable<Measurement<long>> ObserveStates(string attribute, Func<IEnumerable<(string State, long Value)>> read) =>
+        _disposed ? [] : read().Select(s => new Measurement<long>(s.Value, _manager, new(attribute, s.State))).ToArray();
+
+    /// <summary>Stops reporting; disposes the meter when the manager created it.</summary>
+    public void Dispose()
     {
-        PageManager gmm = manager.Pages;
-        Gauge("gmm.host.rss", "By", "Resident memory of the process (real RSS)", () => HostRss.ReadBytes());
-        Gauge("gmm.host.limit", "By", "Host memory the manager may use", () => gmm.MaxPages * Paging.PageSize);
-        Gauge("gmm.host.chunks", "{chunk}", "Committed 2 MiB chunks", () => gmm.GetStatistics().Chunks);
-        Gauge("gmm.host.chunks.minimum", "{chunk}", "Chunks the live pages need when packed", () => gmm.GetStatistics().MinimumChunks);
-        Gauge("gmm.host.chunks.in_use", "{chunk}", "Chunks holding a page in use (committed, not spare): against the minimum, the fragmentation", () => gmm.GetStatistics().ChunksInUse);
-        Gauge("gmm.pages.allocated", "{page}", "Host pages in use (private and shared)", () => gmm.GetStatistics().AllocatedPages);
-        Gauge("gmm.pages.shared", "{page}", "Distinct shared host pages", () => gmm.GetStatistics().SharedPages);
-        Gauge("gmm.pages.duplicate", "{page}", "Guest pages that cost no host page thanks to sharing", () => gmm.GetStatistics().DuplicatePages);
-        Gauge("gmm.pages.ballooned", "{page}", "Pages in the guests' balloons", () => gmm.GetStatistics().BalloonedPages);
-        Gauge("gmm.pages.reserved", "{page}", "Pages reserved by all VMs (the promise)", () => gmm.GetStatistics().ReservedPages);
-        Gauge("gmm.vms", "{vm}", "Live VMs", () => gmm.GetStatistics().Vms);
-        _meter.CreateObservableGauge("gmm.vm.pages", () => VmPages(manager), "{page}", "Guest pages per VM and state");
-        Counter("gmm.fusion.pages.scanned", "{page}", "Pages hashed or zero-checked by page fusion", () => manager.Fusion.Statistics.PagesScanned);
-        Counter("gmm.fusion.pages.merged", "{page}", "Guest pages merged into shared pages", () => manager.Fusion.Statistics.PagesMerged);
-        Counter("gmm.fusion.pages.zeroed", "{page}", "Guest pages returned to the zero page", () => manager.Fusion.Statistics.ZeroPagesReclaimed);
-        Counter("gmm.fusion.cow_breaks", "{page}", "Writes to shared pages that made a private copy", () => manager.Fusion.Statistics.CopyOnWriteBreaks);
-        Counter("gmm.compaction.pages.moved", "{page}", "Pages moved by compaction", () => manager.Compactor.Statistics.PrivatePagesMoved + manager.Compactor.Statistics.SharedPagesMoved);
-        Counter("gmm.balloon.steps", "{step}", "Balloon controller steps", () => BalloonTotals(manager).Steps);
-        Counter("gmm.balloon.decisions", "{step}", "Balloon controller steps that changed a target", () => BalloonTotals(manager).Decisions);
-        Counter("gmm.balloon.pages.requested", "{page}", "Pages asked for by inflate requests", () => BalloonTotals(manager).PagesRequested);
-        Counter("gmm.balloon.pages.returned", "{page}", "Pages given back to guests by deflate requests", () => BalloonTotals(manager).PagesReturned);
-        Counter("gmm.balloon.shortfalls", "{step}", "Steps in which the host needed more than every guest could give", () => BalloonTotals(manager).ShortfallSteps);
-        Counter("gmm.host.chunks.freed", "{chunk}", "Chunks given back to the host", () => gmm.GetStatistics().FreedChunks);
+        _disposed = true;
+        if (_ownsMeter) _meter.Dispose();
     }
-
-    /// <summary>The balloon controller's totals, zero while the manager has none.</summary>
-    private static Balloon.BalloonControllerCounters BalloonTotals(GlobalMemoryManager manager) =>
-        manager.BalloonController?.Counters ?? default;
-
-    private void Gauge(string name, string unit, string description, Func<long> read) =>
-        _meter.CreateObservableGauge(name, read, unit, description);
-
-    private void Counter(string name, string unit, string description, Func<long> read) =>
-        _meter.CreateObservableCounter(name, read, unit, description);
-
-    private static IEnumerable<Measurement<long>> VmPages(GlobalMemoryManager manager)
-    {
-        var measurements = new List<Measurement<long>>();
-        foreach (VirtualMachine vm in manager.Vms)
-        {
-            GuestMemoryStatistics s;
-            try { s = vm.Memory.GetStatistics(); }
-            catch (GmmException) { continue; } // destroyed meanwhile
-            var name = new KeyValuePair<string, object?>("vm", vm.Name);
-            measurements.Add(new(s.ZeroPages, name, new("state", "zero")));
-            measurements.Add(new(s.AllocatedPages + s.WriteMonitoredPages, name, new("state", "private")));
-            measurements.Add(new(s.SharedPages, name, new("state", "shared")));
-            measurements.Add(new(s.BalloonedPages, name, new("state", "ballooned")));
-        }
-        return measurements;
-    }
-
-    /// <summary>Removes the instruments.</summary>
-    public void Dispose() => _meter.Dispose();
 }

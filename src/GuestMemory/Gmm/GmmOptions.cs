@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+
 namespace GuestMemory.Gmm;
 
 /// <summary>Settings of a Global Memory Manager. Validated when the manager is created.</summary>
@@ -23,6 +25,19 @@ public sealed record GmmOptions
     /// <summary>How far the sum of all reservations may exceed <see cref="HostMemoryLimit"/> (1.0 = no over-commit).</summary>
     public double OvercommitRatio { get; init; } = 4.0;
 
+    /// <summary>
+    /// The manager's name: the attribute <c>gmm.manager.name</c> of every metric, so the figures of several
+    /// managers in one process stay apart (docs/metrics.md). Default: <c>gmm-1</c>, <c>gmm-2</c>, ... in the
+    /// order the process creates managers.
+    /// </summary>
+    public string? Name { get; init; }
+
+    /// <summary>
+    /// Creates the manager's meter when given (a host with dependency injection passes its
+    /// <see cref="IMeterFactory"/>, which then owns the meter); without one the manager creates its own.
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; init; }
+
     /// <summary>Where new pages go (internal: the benchmark's switch for measuring each placement choice).</summary>
     internal ChunkPlacement Placement { get; init; } = ChunkPlacement.Default;
 
@@ -36,6 +51,8 @@ public sealed record GmmOptions
             throw new GmmException(GmmError.InvalidArgument, $"SpareEmptyChunks must not be negative ({SpareEmptyChunks})");
         if (!(OvercommitRatio >= 1.0) || double.IsInfinity(OvercommitRatio))
             throw new GmmException(GmmError.InvalidArgument, $"OvercommitRatio must be a finite number >= 1 ({OvercommitRatio})");
+        if (Name != null && (string.IsNullOrWhiteSpace(Name) || Name.Any(char.IsControl)))
+            throw new GmmException(GmmError.InvalidArgument, "Name must have a visible character and no control characters");
         ArgumentNullException.ThrowIfNull(Placement);
     }
 

@@ -65,7 +65,7 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     }
 
     /// <summary>The host memory that backs every page.</summary>
-    public HostMemory Host { get; }
+    internal HostMemory Host { get; }
 
     /// <summary>The options the manager was created with.</summary>
     public GmmOptions Options => _options;

@@ -22,7 +22,7 @@ namespace GuestMemory.Host;
 /// a section (you would wait for yourself) or while holding a lock that a reader may take inside its
 /// section (a VM's lock): <see cref="WaitForReaders"/> checks the first rule.</para>
 /// </remarks>
-public static class AccessEpoch
+internal static class AccessEpoch
 {
     private static long s_current = 1;
     private static Slot[] s_slots = [];

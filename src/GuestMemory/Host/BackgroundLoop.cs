@@ -3,9 +3,9 @@ namespace GuestMemory.Host;
 /// <summary>
 /// A named background thread that runs a body again and again: at once when the body says there is
 /// more to do, else after <c>interval</c> or as soon as someone calls <see cref="Wake"/>. Every worker
-/// of the library runs on one: page fusion and the compactor (at idle priority), the balloon
-/// controller (its period) and simulated guests (their tick). The body gets the stop token, so long
-/// work can end early.
+/// of the library runs on one: page fusion and the compactor (at idle priority) and the balloon
+/// controller (its period); simulated guests, in a package of their own, keep a thread of their own.
+/// The body gets the stop token, so long work can end early.
 /// </summary>
 /// <remarks>
 /// <c>_lock</c> guards the thread and its stop token. An exception escaping the body ends the thread

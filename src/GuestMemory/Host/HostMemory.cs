@@ -21,7 +21,7 @@ namespace GuestMemory.Host;
 /// <para><b>Threads.</b> Commit and Release are called by the Gmm under its lock; reading and writing
 /// page memory is free-threaded (the layers above decide who may touch which page).</para>
 /// </remarks>
-public sealed unsafe class HostMemory : IDisposable
+internal sealed unsafe class HostMemory : IDisposable
 {
     private readonly nint _mapping;
     private readonly nuint _mappingBytes;

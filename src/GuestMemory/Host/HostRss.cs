@@ -7,7 +7,7 @@ namespace GuestMemory.Host;
 /// sum over every mapping), or cheaply from the kernel's resident counters (<see cref="ReadCounterBytes"/>),
 /// so a test or the balloon controller sees what the host really pays.
 /// </summary>
-public static class HostRss
+internal static class HostRss
 {
     /// <summary>Resident bytes of this process now (anonymous, file and shared memory together).</summary>
     public static long ReadBytes() => ReadField("Rss:");

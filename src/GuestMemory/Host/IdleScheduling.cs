@@ -7,7 +7,7 @@ namespace GuestMemory.Host;
 /// which is what the seed asks of the sharing and defragmentation threads. (.NET thread priorities do
 /// not change the OS scheduling class on Linux.)
 /// </summary>
-public static partial class IdleScheduling
+internal static partial class IdleScheduling
 {
     private const int SchedIdle = 5;
 

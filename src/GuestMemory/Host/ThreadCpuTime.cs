@@ -6,7 +6,7 @@ namespace GuestMemory.Host;
 /// CPU time of the calling thread (clock_gettime CLOCK_THREAD_CPUTIME_ID): what a scanner or worker
 /// really spent, for budgets and figures. The BCL only offers per-process CPU time.
 /// </summary>
-public static partial class ThreadCpuTime
+internal static partial class ThreadCpuTime
 {
     private const int ClockThreadCpuTimeId = 3;
 

@@ -6,7 +6,7 @@ namespace GuestMemory.Host;
 /// the CPU time spent fits the CPU share of the wall time since the budget began. CPU time is the worker
 /// thread's own (<see cref="ThreadCpuTime"/>), so create the budget on the worker thread.
 /// </summary>
-public sealed class WorkBudget
+internal sealed class WorkBudget
 {
     /// <summary>Sleep in slices of at most this long, so a stop request is noticed promptly.</summary>
     private const int SliceMs = 100;

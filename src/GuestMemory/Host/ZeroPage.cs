@@ -7,7 +7,7 @@ namespace GuestMemory.Host;
 /// It is made read-only with mprotect, so even an unsafe write through a mapping faults instead of
 /// silently changing what every zero page reads as.
 /// </summary>
-public static unsafe class ZeroPage
+internal static unsafe class ZeroPage
 {
     private static readonly byte* s_page = Create();
 

@@ -74,7 +74,7 @@ public sealed unsafe partial class GuestPhysicalMemory
     public VmHandle Vm { get; }
 
     /// <summary>The VM lock with its request queue (the seed's pgm critical section and VMReq).</summary>
-    public VmLock Lock => _lock;
+    internal VmLock Lock => _lock;
 
     /// <summary>Asks the owner to raise the VM's base reservation by n pages (ROM registration).</summary>
     private Func<long, bool> GrowReservation { get; }

@@ -10,7 +10,7 @@ namespace GuestMemory.Requests;
 /// itself, so every request runs under the lock and none is stranded: after releasing, the holder looks
 /// at the queue once more and takes the lock again if a request slipped in.
 /// </summary>
-public sealed class VmLock
+internal sealed class VmLock
 {
     private readonly RankedLock _lock = new(LockRank.Vm);
     private readonly ConcurrentQueue<VmRequest> _pending = new();

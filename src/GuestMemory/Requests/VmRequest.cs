@@ -6,7 +6,7 @@ namespace GuestMemory.Requests;
 /// ("flush translations"). It runs under the VM's lock, on whichever thread holds that lock next or on
 /// the VM's own worker; the sender may wait for it or go on.
 /// </summary>
-public abstract class VmRequest
+internal abstract class VmRequest
 {
     private readonly ManualResetEventSlim _done = new(false);
 

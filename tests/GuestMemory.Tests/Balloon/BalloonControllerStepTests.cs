@@ -1,4 +1,5 @@
 using GuestMemory.Balloon;
+using GuestMemory.Simulation;
 using GuestMemory.Gmm;
 using GuestMemory.Tests.Balloon.Support;
 using Microsoft.Extensions.Logging;

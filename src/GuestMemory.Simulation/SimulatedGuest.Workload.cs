@@ -1,6 +1,6 @@
 using GuestMemory.Phys;
 
-namespace GuestMemory.Balloon;
+namespace GuestMemory.Simulation;
 
 public sealed partial class SimulatedGuest
 {

@@ -1,4 +1,4 @@
-namespace GuestMemory.Balloon;
+namespace GuestMemory.Simulation;
 
 /// <summary>
 /// A double-ended queue of guest frame numbers over one fixed array: a simulated guest's free list and

@@ -1,8 +1,9 @@
 using System.Xml.Linq;
-using GuestMemory.Diagnostics;
+using GuestMemory.Cli.Report;
 using GuestMemory.Gmm;
+using GuestMemory.Tests.Compaction;
 
-namespace GuestMemory.Tests.Compaction;
+namespace GuestMemory.Tests.Cli;
 
 /// <summary>The chunk map: well-formed SVG, one tile per committed chunk, each VM's pages in a colour of its own.</summary>
 public sealed class ChunkMapSvgTests

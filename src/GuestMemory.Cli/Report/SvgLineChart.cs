@@ -1,12 +1,12 @@
 using System.Globalization;
 using System.Text;
 
-namespace GuestMemory.Diagnostics;
+namespace GuestMemory.Cli.Report;
 
 /// <summary>
 /// A small SVG line chart: several series over a shared x axis (seconds), with axes, round-number
 /// ticks and a legend. Enough for "host RSS against guest RAM promised over time"; hand-written
-/// because no plotting package is available here.
+/// (plotting packages such as ScottPlot and OxyPlot are served here too, but none was weighed against it yet).
 /// </summary>
 public static class SvgLineChart
 {

@@ -1,4 +1,4 @@
-namespace GuestMemory.Balloon;
+namespace GuestMemory.Simulation;
 
 /// <summary>How a <see cref="SimulatedGuest"/> behaves. Validated when the guest boots.</summary>
 public sealed record SimulatedGuestOptions

@@ -2,12 +2,13 @@ using System.Globalization;
 using System.Text;
 using GuestMemory.Gmm;
 
-namespace GuestMemory.Diagnostics;
+namespace GuestMemory.Cli.Report;
 
 /// <summary>
 /// Draws the Gmm's chunks as an SVG map: one tile per 2 MiB chunk (32 × 16 pages), each page coloured by
 /// state and, for private pages, by owning VM. Fragmentation is visible at a glance: many half-grey
-/// tiles mean memory the host cannot get back. Hand-written: no plotting package is available here.
+/// tiles mean memory the host cannot get back. Hand-written; plotting packages (ScottPlot, OxyPlot) are
+/// served here too, but none was weighed against it yet.
 /// </summary>
 public static class ChunkMapSvg
 {

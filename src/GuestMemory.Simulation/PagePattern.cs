@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace GuestMemory.Balloon;
+namespace GuestMemory.Simulation;
 
 /// <summary>
 /// The recognisable content a simulated guest writes into the pages it uses: every 8-byte word derives

@@ -1,4 +1,4 @@
-namespace GuestMemory.Balloon;
+namespace GuestMemory.Simulation;
 
 public sealed partial class SimulatedGuest
 {

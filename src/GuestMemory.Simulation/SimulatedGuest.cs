@@ -1,8 +1,7 @@
-using GuestMemory.Host;
 using System.Diagnostics;
-using GuestMemory.Phys;
+using GuestMemory.Balloon;
 
-namespace GuestMemory.Balloon;
+namespace GuestMemory.Simulation;
 
 /// <summary>
 /// A guest operating system reduced to what ballooning needs, with an honest balloon driver: a workload
@@ -42,7 +41,7 @@ public sealed partial class SimulatedGuest : IBalloonDriver, IDisposable
     private readonly ulong[] _batchAddresses;
     private readonly byte[] _page = new byte[Paging.PageSize];
     private readonly byte[] _expected = new byte[Paging.PageSize];
-    private readonly BackgroundLoop _loop;
+    private readonly GuestThread _loop;
     private long _target;
     private long _workingSet;
     private long _needed;
@@ -72,7 +71,7 @@ public sealed partial class SimulatedGuest : IBalloonDriver, IDisposable
         _generation = new uint[_ramPages];
         _batchFrames = new int[_options.BalloonBatchPages];
         _batchAddresses = new ulong[_options.BalloonBatchPages];
-        _loop = new BackgroundLoop($"guest {vm.Name}", _ => RunOnce(), _options.Tick, e => _fault = e);
+        _loop = new GuestThread($"guest {vm.Name}", RunOnce, _options.Tick, e => _fault = e);
         lock (_guestLock) PowerOn();
         vm.Balloon.Attach(this);
     }

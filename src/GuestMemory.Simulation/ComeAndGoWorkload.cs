@@ -1,4 +1,4 @@
-namespace GuestMemory.Balloon;
+namespace GuestMemory.Simulation;
 
 /// <summary>
 /// A working set that comes and goes: idle phases at a low level and busy phases at a random level up to
