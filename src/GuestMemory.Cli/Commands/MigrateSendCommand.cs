@@ -1,21 +1,26 @@
 using System.CommandLine;
 using GuestMemory.Benchmarks;
+using GuestMemory.Cli.Output;
 using GuestMemory.Gmm;
 using GuestMemory.Migration;
-using Spectre.Console;
 
 namespace GuestMemory.Cli.Commands;
 
 /// <summary>
 /// <c>gmm migrate send --to HOST:PORT</c>: a source host. Builds a VM (random data, optionally content
 /// the target holds, zeros elsewhere), optionally keeps a guest thread rewriting part of it, and moves
-/// it to the target while showing the passes; prints the move's figures at the end.
+/// it to the target while showing the passes (on standard error); prints the move's figures at the end.
+/// A move cannot stop midway: Ctrl+C ends the process at once, and the target discards what it received.
 /// </summary>
 internal static class MigrateSendCommand
 {
     public static Command Create()
     {
         var to = new Option<string>("--to") { Description = "The target, HOST:PORT (a `gmm migrate listen`)", Required = true };
+        to.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && Endpoint(r.Tokens[^1].Value) == null) r.AddError($"--to must be HOST:PORT with a port 1..65535, not '{r.Tokens[^1].Value}'");
+        });
         var ram = new Option<int>("--ram-mib") { Description = "Guest RAM of the VM to move, MiB", DefaultValueFactory = _ => 64 }.Within(1, 1 << 16);
         var random = new Option<int>("--random-mib") { Description = "Random data at the start of its RAM, MiB", DefaultValueFactory = _ => 16 }.Within(0, 1 << 16);
         var known = new Option<int>("--known-mib") { Description = "Then content the target holds (its --preload-mib with the same seed), MiB" }.Within(0, 1 << 16);
@@ -35,7 +40,7 @@ internal static class MigrateSendCommand
                 RamMib = p.GetValue(ram), RandomMib = p.GetValue(random), KnownMib = p.GetValue(known), KnownSeed = p.GetValue(knownSeed), Seed = p.GetValue(seed),
                 HotMib = p.GetValue(hot), WriteMibPerSecond = p.GetValue(hot) > 0 ? p.GetValue(rate) : 0, Domain = p.GetValue(domain)!,
             };
-            return Run(Endpoint(p.GetValue(to)!), workload, TimeSpan.FromMilliseconds(p.GetValue(downtime)), p.GetValue(digest), p.GetValue(json));
+            return Run(Endpoint(p.GetValue(to)!)!.Value, workload, TimeSpan.FromMilliseconds(p.GetValue(downtime)), p.GetValue(digest), p.GetValue(json));
         });
         return send;
     }
@@ -52,10 +57,8 @@ internal static class MigrateSendCommand
             if (withDigest) digest = MigrationWorkload.Digest(vm);
         }
         var options = new MoveOptions { MaxDowntime = maxDowntime };
-        MoveReport report = json
-            ? vm.MoveTo(to.Host, to.Port, Pause, writer.Resume, options)
-            : AnsiConsole.Status().Start($"moving to {to.Host}:{to.Port}", ctx =>
-                vm.MoveTo(to.Host, to.Port, Pause, writer.Resume, options, new InlineProgress<MigrationProgress>(p => ctx.Status(Describe(p)))));
+        MoveReport report = CliProgress.Status($"moving to {to.Host}:{to.Port}", status =>
+            vm.MoveTo(to.Host, to.Port, Pause, writer.Resume, options, new InlineProgress<MigrationProgress>(p => status(Describe(p)))));
         MigrationSummary.Print(report, digest, json);
         return 0;
     }
@@ -63,12 +66,13 @@ internal static class MigrateSendCommand
     private static string Describe(MigrationProgress p) =>
         $"{p.Phase}: pass {p.Pass} took {p.PagesLastPass:N0} pages, {p.BytesSent / (1 << 20):N0} MiB sent, {p.Elapsed.TotalMilliseconds:N0} ms";
 
-    /// <summary>HOST:PORT (the last colon separates the port, so IPv6 addresses work in brackets).</summary>
-    private static (string Host, int Port) Endpoint(string text)
+    /// <summary>HOST:PORT (the last colon separates the port, so IPv6 addresses work in brackets), or null when it is not that.</summary>
+    private static (string Host, int Port)? Endpoint(string text)
     {
         int colon = text.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), out int port) || port is < 1 or > 65535)
-            throw new ArgumentException($"--to must be HOST:PORT, not '{text}'");
-        return (text[..colon].Trim('[', ']'), port);
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+            return null;
+        string host = text[..colon].Trim('[', ']');
+        return host.Length == 0 ? null : (host, port);
     }
 }

@@ -22,8 +22,11 @@ public sealed class CliMigrateTests : IDisposable
 
         using Process sender = Start("migrate", "send", "--to", $"127.0.0.1:{port}", "--ram-mib", "16", "--random-mib", "4", "--known-mib", "4",
                                    "--hot-mib", "2", "--write-mibps", "20", "--domain", "cli-test", "--digest", "--json");
-        JsonElement sent = LastJson(Finish(sender));
-        JsonElement received = LastJson(Finish(listener));
+        GmmOutcome sending = Outcome(sender), receiving = Outcome(listener);
+        Assert.True(sending.ExitCode == 0, sending.All);
+        Assert.True(receiving.ExitCode == 0, receiving.All);
+        JsonElement sent = LastJson(sending.Stdout);
+        JsonElement received = LastJson(receiving.Stdout);
 
         Assert.Equal(sent.GetProperty("digest").GetString(), received.GetProperty("digest").GetString());
         Assert.Equal(16L << 20, sent.GetProperty("guest_bytes").GetInt64());
@@ -61,6 +64,11 @@ public sealed class CliMigrateTests : IDisposable
         return int.Parse(File.ReadAllText(_readyFile));
     }
 
-    private static JsonElement LastJson(string output) =>
-        JsonDocument.Parse(output.Split('\n').Last(l => l.StartsWith('{'))).RootElement;
+    /// <summary>The <c>result</c> of the last JSON document on a gmm's standard output (one indented document, or one per line).</summary>
+    private static JsonElement LastJson(string stdout)
+    {
+        string trimmed = stdout.Trim();
+        string last = trimmed.StartsWith("{\n", StringComparison.Ordinal) ? trimmed : trimmed.Split('\n').Last(l => l.StartsWith('{'));
+        return JsonDocument.Parse(last).RootElement.GetProperty("result").Clone();
+    }
 }
