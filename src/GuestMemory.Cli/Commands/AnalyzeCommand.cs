@@ -18,6 +18,12 @@ internal static class AnalyzeCommand
     public static Command Create()
     {
         var files = new Argument<string[]>("FILE") { Description = "Raw guest-physical memory dumps (pmemsave format), plain or gzip", Arity = ArgumentArity.OneOrMore };
+        files.Validators.Add(r =>
+        {
+            // System.CommandLine hands an unknown option to the file argument; name it as what it is.
+            foreach (var token in r.Tokens)
+                if (token.Value.StartsWith('-') && !File.Exists(token.Value)) r.AddError($"Unrecognized option '{token.Value}'");
+        });
         Option<bool> json = BenchCommand.JsonOption();
         var analyze = new Command("analyze", "Count 4 KiB pages, all-zero pages and distinct contents of memory dumps, exactly, and what sharing would save") { files, json };
         analyze.SetCancellableRun((p, cancel) => Run(p.GetValue(files)!, p.GetValue(json), cancel));

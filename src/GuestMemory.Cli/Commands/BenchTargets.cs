@@ -85,5 +85,7 @@ internal static class BenchTargets
 
     /// <summary>A number from the JSON, or NaN when absent (NaN then fails every comparison).</summary>
     private static double N(JsonObject json, string key) =>
-        json.TryGetPropertyValue(key, out JsonNode? node) && node is JsonValue value && value.TryGetValue(out double d) ? d : double.NaN;
+        json.TryGetPropertyValue(key, out JsonNode? node) && node is JsonValue value && value.GetValueKind() == System.Text.Json.JsonValueKind.Number
+            ? double.Parse(value.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture) // an int or long node does not convert to double by itself
+            : double.NaN;
 }

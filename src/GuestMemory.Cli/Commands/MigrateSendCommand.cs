@@ -29,10 +29,11 @@ internal static class MigrateSendCommand
         var hot = new Option<int>("--hot-mib") { Description = "A guest thread rewrites this much of the random data during the move, MiB" }.Within(0, 1 << 16);
         var rate = new Option<int>("--write-mibps") { Description = "How fast that guest writes, MiB/s", DefaultValueFactory = _ => 50 }.Within(0, 100_000);
         var domain = new Option<string>("--domain") { Description = "Sharing domain of the VM", DefaultValueFactory = _ => "bench" };
+        var name = new Option<string>("--name") { Description = "Name of the VM (the target creates it under this name)", DefaultValueFactory = _ => "sent-vm" };
         var downtime = new Option<int>("--max-downtime-ms") { Description = "Downtime the move aims for, ms", DefaultValueFactory = _ => 20 }.Within(1, 60_000);
         var digest = new Option<bool>("--digest") { Description = "Print the SHA-256 of the VM's RAM as it was paused (adds its time to the downtime)" };
         Option<bool> json = MigrateCommand.JsonOption();
-        var send = new Command("send", "Move a VM to a `gmm migrate listen` target") { to, ram, random, known, knownSeed, seed, hot, rate, domain, downtime, digest, json };
+        var send = new Command("send", "Move a VM to a `gmm migrate listen` target") { to, ram, random, known, knownSeed, seed, hot, rate, domain, name, downtime, digest, json };
         send.SetAction(p =>
         {
             var workload = new MigrationWorkload
@@ -40,15 +41,15 @@ internal static class MigrateSendCommand
                 RamMib = p.GetValue(ram), RandomMib = p.GetValue(random), KnownMib = p.GetValue(known), KnownSeed = p.GetValue(knownSeed), Seed = p.GetValue(seed),
                 HotMib = p.GetValue(hot), WriteMibPerSecond = p.GetValue(hot) > 0 ? p.GetValue(rate) : 0, Domain = p.GetValue(domain)!,
             };
-            return Run(Endpoint(p.GetValue(to)!)!.Value, workload, TimeSpan.FromMilliseconds(p.GetValue(downtime)), p.GetValue(digest), p.GetValue(json));
+            return Run(Endpoint(p.GetValue(to)!)!.Value, p.GetValue(name)!, workload, TimeSpan.FromMilliseconds(p.GetValue(downtime)), p.GetValue(digest), p.GetValue(json));
         });
         return send;
     }
 
-    private static int Run((string Host, int Port) to, MigrationWorkload workload, TimeSpan maxDowntime, bool withDigest, bool json)
+    private static int Run((string Host, int Port) to, string name, MigrationWorkload workload, TimeSpan maxDowntime, bool withDigest, bool json)
     {
         using var gmm = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = workload.GuestBytes + (256L << 20) });
-        VirtualMachine vm = workload.Create(gmm, "sent-vm");
+        VirtualMachine vm = workload.Create(gmm, name);
         using var writer = new RateLimitedWriter(vm, (long)workload.HotMib << 20, workload.WriteMibPerSecond * (1 << 20));
         string? digest = null;
         void Pause()

@@ -20,7 +20,11 @@ internal static class GmmProcess
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "gmm.dll"));
         foreach (string a in arguments) start.ArgumentList.Add(a);
         start.Environment["NO_COLOR"] = "1";
-        foreach ((string name, string? value) in environment ?? new Dictionary<string, string?>()) start.Environment[name] = value;
+        foreach ((string name, string? value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value == null) start.Environment.Remove(name);
+            else start.Environment[name] = value;
+        }
         return Process.Start(start)!;
     }
 
@@ -46,6 +50,19 @@ internal static class GmmProcess
     {
         using Process process = Start(arguments);
         return Finish(process, expectedExit);
+    }
+
+    /// <summary>Waits until a <c>gmm migrate listen --ready-file</c> wrote its port there, and returns it.</summary>
+    public static int WaitForPort(Process listener, string readyFile)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(readyFile) || !int.TryParse(File.ReadAllText(readyFile), out _))
+        {
+            if (listener.HasExited) Assert.Fail($"the listener exited: {listener.StandardError.ReadToEnd()}");
+            Assert.True(clock.Elapsed < Timeout, "the listener did not say where it listens");
+            Thread.Sleep(20);
+        }
+        return int.Parse(File.ReadAllText(readyFile), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Runs gmm to its end and returns its exit code and both streams apart.</summary>
