@@ -29,6 +29,8 @@ internal enum CliError
     SessionsFailed,
     /// <summary>A benchmark that <c>gmm bench all</c> ran in a process of its own failed.</summary>
     BenchmarkFailed,
+    /// <summary>The command needs the source tree (the micro benchmarks are not part of the installed tool).</summary>
+    SourceCheckoutNeeded,
     /// <summary>Ctrl+C (SIGINT) or SIGTERM stopped the command (exit 130 or 143).</summary>
     Interrupted,
     /// <summary>A failure gmm did not expect: a bug, reported with the exception's type.</summary>
