@@ -43,15 +43,20 @@ internal static class DemoCommand
     private static int Run(DemoSettings settings, ILoggerFactory logging, CancellationToken cancel)
     {
         OsImage image = OsImage.Load(settings.ImageBytes);
-        CliConsole.Out.Line($"[bold]GuestMemory demo[/]: {settings.Vms} VMs promised {settings.PromisedBytes >> 20} MiB; the host budget is {settings.HostBudgetBytes >> 20} MiB. OS image: {image.Files} runtime files ({image.Bytes.Length >> 20} MiB) in every VM.");
+        CliConsole.Out.Line($"[bold]GuestMemory demo[/]: {settings.Vms} VMs promised {settings.PromisedBytes >> 20} MiB, each with the same OS image ({image.Files} runtime files, {image.Bytes.Length >> 20} MiB).");
+        CliConsole.Out.Line($"Host budget: {settings.BudgetBytes >> 20} MiB of real RSS above what the process used before the VMs started; guest pages may take {settings.GuestPagesLimitBytes >> 20} MiB of it, and {DemoSettings.RuntimeSlackBytes >> 20} MiB is slack for the process's own growth while it runs (the manager's tables, guest threads, this view).");
         using var run = new DemoRun(settings, image, logging);
         if (settings.Live)
         {
-            CliConsole.Out.Live(new Table()).AutoClear(false).Start(context =>
-                run.Run(sample => { context.UpdateTarget(DemoView.Build(run, sample)); context.Refresh(); }, cancel));
+            CliConsole.Out.Live(DemoView.Booting("starting")).AutoClear(false).Start(context =>
+            {
+                run.Boot(step => { context.UpdateTarget(DemoView.Booting(step)); context.Refresh(); });
+                run.Run(sample => { context.UpdateTarget(DemoView.Build(run, sample)); context.Refresh(); }, cancel);
+            });
         }
         else
         {
+            run.Boot(step => CliConsole.Err.Line($"[grey]{step}[/]"));
             double nextLine = 0;
             run.Run(sample =>
             {
@@ -76,6 +81,7 @@ internal static class DemoCommand
         DemoReport.Write(settings.ReportPath, run, settings, summary);
         CliConsole.Out.Line($"Report written to [link]{settings.ReportPath}[/]");
         foreach (string problem in problems.Take(10)) ErrorReport.Write(new CliFailure(nameof(GmmError.ConsistencyCheckFailed), problem));
-        return problems.Count == 0 && summary.ContentErrors == 0 ? 0 : 1;
+        if (summary.ContentErrors > 0) ErrorReport.Write(new CliFailure(nameof(GmmError.ConsistencyCheckFailed), $"{summary.ContentErrors:N0} guest pages read back wrong"));
+        return problems.Count == 0 && summary.ContentErrors == 0 ? 0 : CommandRunner.TypedError;
     }
 }
