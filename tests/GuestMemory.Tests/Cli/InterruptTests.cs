@@ -21,7 +21,7 @@ public sealed class InterruptTests : IDisposable
     {
         string report = Path.Combine(_directory, "report.html");
         using Process demo = StartDemo(report);
-        WaitForLine(demo, "rss "); // a per-second line: the guests run
+        WaitForLine(demo, " s  RSS "); // a per-second line: the guests run
 
         Signals.Interrupt(demo);
         GmmOutcome run = Outcome(demo);
@@ -38,7 +38,7 @@ public sealed class InterruptTests : IDisposable
     public void A_second_ctrl_c_ends_the_demo_at_once_without_a_crash()
     {
         using Process demo = StartDemo(Path.Combine(_directory, "report.html"));
-        WaitForLine(demo, "rss ");
+        WaitForLine(demo, " s  RSS ");
 
         Signals.Interrupt(demo);
         Signals.Interrupt(demo);
@@ -91,11 +91,23 @@ public sealed class InterruptTests : IDisposable
     private static Process StartDemo(string report) =>
         Start("demo", "--vms", "2", "--ram-mib", "32", "--image-mib", "4", "--duration", "300", "--no-live", "--report", report);
 
-    /// <summary>Reads standard output until a line containing <paramref name="text"/> (the rest stays unread for <see cref="GmmProcess.Outcome"/>).</summary>
+    /// <summary>
+    /// Reads standard output until a line containing <paramref name="text"/> (the rest stays unread for
+    /// <see cref="GmmProcess.Outcome"/>); kills gmm and fails if none comes within <see cref="GmmProcess.Timeout"/>.
+    /// </summary>
     private static void WaitForLine(Process process, string text)
     {
-        while (process.StandardOutput.ReadLine() is string line)
-            if (line.Contains(text, StringComparison.Ordinal)) return;
+        using var deadline = new CancellationTokenSource(GmmProcess.Timeout);
+        try
+        {
+            while (process.StandardOutput.ReadLineAsync(deadline.Token).AsTask().GetAwaiter().GetResult() is string line)
+                if (line.Contains(text, StringComparison.Ordinal)) return;
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"gmm printed no line with '{text}' within {GmmProcess.Timeout}");
+        }
         Assert.Fail($"gmm ended before printing '{text}': {process.StandardError.ReadToEnd()}");
     }
 
