@@ -33,7 +33,7 @@ public sealed record AllocFigures
 }
 
 /// <summary>Writes a figure as a JSON number with exactly two decimals (8.20, not 8.2), as the report promises.</summary>
-internal sealed class TwoDecimals : JsonConverter<double>
+public sealed class TwoDecimals : JsonConverter<double>
 {
     public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.GetDouble();
 

@@ -1,47 +1,85 @@
 using System.CommandLine;
-using Spectre.Console;
+using System.CommandLine.Parsing;
+using GuestMemory.Cli.Output;
 
 namespace GuestMemory.Cli;
 
 /// <summary>
-/// Runs the command tree so that every failure a user can cause ends in one short red line and a
-/// non-zero exit: parse errors (exit 1, from System.CommandLine), typed GuestMemory errors and bad
-/// files (exit 2). Only a real bug would show a stack trace.
+/// Runs the command tree so that every failure a user can cause ends in one short line on standard
+/// error (or one JSON error document with <c>--json</c>) and a non-zero exit: 1 when the command line
+/// does not parse, 2 for typed errors (the library's <see cref="GmmError"/>, the tool's
+/// <see cref="CliError"/>), 130/143 when Ctrl+C or SIGTERM stopped the work. Only a bug in gmm itself
+/// shows a stack trace (exit 70).
 /// </summary>
 internal static class CommandRunner
 {
-    private static string CommandPath(ParseResult parsed)
-    {
-        var names = new List<string>();
-        for (System.CommandLine.Parsing.SymbolResult? r = parsed.CommandResult; r != null; r = r.Parent)
-            if (r is System.CommandLine.Parsing.CommandResult c) names.Insert(0, c.Command is RootCommand ? "gmm" : c.Command.Name);
-        return string.Join(' ', names);
-    }
+    /// <summary>Exit code of a typed error.</summary>
+    public const int TypedError = 2;
+
+    /// <summary>Exit code of a bug (EX_SOFTWARE).</summary>
+    public const int Bug = 70;
 
     public static int Run(RootCommand root, string[] args)
     {
         ParseResult parsed = root.Parse(args.Length == 0 ? ["--help"] : args); // no command at all: show what there is
+        string path = CommandPath(parsed);
+        CliSession.Command = path.Length > 4 ? path[4..] : "";
+        CliSession.Json = JsonRequested(parsed, args);
         if (parsed.Errors.Count > 0)
         {
-            // A short message instead of the whole help text: what was wrong and where to look.
-            foreach (System.CommandLine.Parsing.ParseError error in parsed.Errors)
-                AnsiConsole.MarkupLineInterpolated($"[red]gmm: {error.Message}[/]");
-            AnsiConsole.MarkupLineInterpolated($"Run '{CommandPath(parsed)} --help' for usage.");
+            // One short line instead of the whole help text: what was wrong and where to look.
+            string errors = string.Join("; ", parsed.Errors.Select(e => e.Message.TrimEnd('.')));
+            ErrorReport.Write(new CliFailure(nameof(CliError.InvalidArguments), $"{errors} (see '{path} --help')"));
             return 1;
         }
+        Interruption interruption = CliSession.Interruption;
+        interruption.Install();
         try
         {
-            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            int exit = parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
+            return interruption.IsRequested ? Interrupted(interruption) : exit;
         }
-        catch (Exception e) when (e is GmmException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or FormatException)
+        catch (Exception) when (interruption.IsRequested)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]gmm: {e.Message}[/]");
-            return 2;
+            return Interrupted(interruption); // whatever the stopped work threw on its way out is the interruption's doing
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (CliFailure.From(e) is not null)
         {
-            AnsiConsole.MarkupLine("[yellow]gmm: cancelled[/]");
-            return 130;
+            ErrorReport.Write(CliFailure.From(e)!);
+            return TypedError;
         }
+        catch (Exception e)
+        {
+            ErrorReport.Write(new CliFailure(nameof(CliError.Unexpected), $"{e.GetType().Name}: {e.Message} (a bug in gmm; its stack trace follows)"));
+            Console.Error.WriteLine(e);
+            return Bug;
+        }
+        finally
+        {
+            interruption.Dispose();
+        }
+    }
+
+    private static int Interrupted(Interruption interruption)
+    {
+        ErrorReport.Write(CliSession.InterruptedFailure(interruption.Signal));
+        return interruption.ExitCode;
+    }
+
+    /// <summary>"gmm bench alloc" for the command that was parsed (as far as it parsed).</summary>
+    private static string CommandPath(ParseResult parsed)
+    {
+        var names = new List<string>();
+        for (SymbolResult? r = parsed.CommandResult; r != null; r = r.Parent)
+            if (r is CommandResult c) names.Insert(0, c.Command is RootCommand ? "gmm" : c.Command.Name);
+        return string.Join(' ', names);
+    }
+
+    /// <summary>Whether the command asked for JSON: its <c>--json</c> option, or (when the line did not parse) the token.</summary>
+    private static bool JsonRequested(ParseResult parsed, string[] args)
+    {
+        if (parsed.Errors.Count > 0) return args.Contains("--json");
+        Option? json = parsed.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--json");
+        return json is Option<bool> flag && parsed.GetValue(flag);
     }
 }

@@ -26,12 +26,11 @@ internal static class DumpLocator
         throw new FileNotFoundException($"no dump given (--dumps FILE...) and no shared/data folder with *.raw.gz or *.raw dumps above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}");
     }
 
-    /// <summary>The named dumps (each must exist), or the default ones when none is named.</summary>
+    /// <summary>The named dumps (each must be an existing regular file, see <see cref="InputFile"/>), or the default ones when none is named.</summary>
     public static string[] Resolve(string[]? named)
     {
         if (named is not { Length: > 0 }) return FindDefault();
-        foreach (string path in named)
-            if (!File.Exists(path)) throw new FileNotFoundException($"no such dump: {path}");
+        foreach (string path in named) InputFile.RequireRegular(path, "dump");
         return named;
     }
 }

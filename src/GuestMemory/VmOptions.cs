@@ -52,7 +52,7 @@ public sealed record VmOptions
     {
         if (string.IsNullOrWhiteSpace(Name)) throw new GmmException(GmmError.InvalidArgument, "a VM needs a name");
         if (Name.Length > MaxNameLength || Name.Any(char.IsControl))
-            throw new GmmException(GmmError.InvalidArgument, $"a VM name is at most {MaxNameLength} characters without control characters");
+            throw new GmmException(GmmError.InvalidArgument, $"a VM name is at most {MaxNameLength} characters without control characters, not '{(Name.Length > 64 ? Name[..64] + "..." : Name)}'");
         if (SharingDomain is null) throw new GmmException(GmmError.InvalidArgument, "SharingDomain must not be null");
         if (RamSize <= 0 || (RamSize & Paging.PageOffsetMask) != 0)
             throw new GmmException(GmmError.InvalidArgument, $"RamSize must be a positive multiple of 4 KiB, not {RamSize}");

@@ -1,6 +1,6 @@
 using System.CommandLine;
-using System.Text.Json;
 using GuestMemory.Benchmarks;
+using GuestMemory.Cli.Output;
 using Spectre.Console;
 
 namespace GuestMemory.Cli.Commands;
@@ -8,8 +8,6 @@ namespace GuestMemory.Cli.Commands;
 /// <summary><c>gmm bench access</c>: guest memory access through the API beside the same work on plain memory.</summary>
 internal static class BenchAccessCommand
 {
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
     public static Command Create()
     {
         Option<bool> json = BenchCommand.JsonOption();
@@ -27,7 +25,7 @@ internal static class BenchAccessCommand
     {
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(f, Json));
+            BenchJson.Write("access", CliJson.Node(f).AsObject());
             return 0;
         }
         var table = new Table().Title($"gmm bench access (median of {f.Repetitions} runs after a warm-up; huge pages: {f.HugePages})")
@@ -41,7 +39,7 @@ internal static class BenchAccessCommand
         table.AddRow("first write per page, ns", F(f.FirstWriteNsPerPage), $"mmap+touch {F(f.KernelFaultNsPerPage)}", $"{f.FirstWriteNsPerPage / f.KernelFaultNsPerPage:0.00}x", "<= 1x");
         table.AddRow("PGM metadata per guest page, bytes", F(f.PgmBytesPerGuestPage), "VirtualBox 16", $"entry {f.PgmEntryBytes} B", "8");
         table.AddRow("PGM metadata per VM (fixed), bytes", f.PgmFixedBytesPerVm.ToString("N0", System.Globalization.CultureInfo.InvariantCulture), "", "", "");
-        AnsiConsole.Write(table);
+        CliConsole.Out.Write(table);
         return 0;
     }
 

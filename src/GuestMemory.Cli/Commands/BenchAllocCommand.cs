@@ -1,6 +1,6 @@
 using System.CommandLine;
-using System.Text.Json;
 using GuestMemory.Benchmarks;
+using GuestMemory.Cli.Output;
 using Spectre.Console;
 
 namespace GuestMemory.Cli.Commands;
@@ -22,7 +22,7 @@ internal static class BenchAllocCommand
         AllocFigures f = AllocBench.Run(timing);
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(f));
+            BenchJson.Write("alloc", CliJson.Node(f).AsObject());
             return 0;
         }
         var table = new Table().Title($"Gmm allocation (ns: {timing.Statistic})").AddColumns("figure", "value", "target", "met");
@@ -33,7 +33,7 @@ internal static class BenchAllocCommand
         Row(table, "first use of fresh chunks (ns/page)", f.NewChunkNsPerPage, "<= kernel fault", f.NewChunkNsPerPage <= f.KernelFaultNsPerPage);
         Row(table, "mmap + touch + munmap (ns/page)", f.KernelFaultNsPerPage, "peer", null);
         Row(table, "metadata bytes per host page", f.GmmBytesPerHostPage, "8", f.GmmBytesPerHostPage <= 8);
-        AnsiConsole.Write(table);
+        CliConsole.Out.Write(table);
         return 0;
     }
 

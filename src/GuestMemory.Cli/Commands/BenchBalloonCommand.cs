@@ -1,6 +1,6 @@
 using System.CommandLine;
-using System.Text.Json;
 using GuestMemory.Benchmarks;
+using GuestMemory.Cli.Output;
 using Spectre.Console;
 
 namespace GuestMemory.Cli.Commands;
@@ -27,7 +27,7 @@ internal static class BenchBalloonCommand
         BalloonFigures f = BalloonBench.Run(options);
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(f));
+            BenchJson.Write("balloon", CliJson.Node(f).AsObject());
             return 0;
         }
         var table = new Table()
@@ -43,7 +43,7 @@ internal static class BenchBalloonCommand
         Row(table, "controller decisions", f.ControllerDecisions, "", null);
         Row(table, "guest writes refused (typed, handled)", f.RefusedWrites, "", null);
         Row(table, "steps that did not settle in 15 s", f.StepsTimedOut, "0", f.StepsTimedOut == 0);
-        AnsiConsole.Write(table);
+        CliConsole.Out.Write(table);
         return 0;
     }
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using GuestMemory.Benchmarks;
+using GuestMemory.Cli.Output;
 using GuestMemory.Cli.Report;
 using Spectre.Console;
 
@@ -28,23 +28,27 @@ internal static class BenchCompactionCommand
         {
             json, vms, ram, seed, svg, policy,
         };
-        command.SetAction(p => Run(p.GetValue(json), p.GetValue(svg), new CompactionBenchOptions
+        command.SetAction(p =>
         {
-            Vms = p.GetValue(vms), RamMib = p.GetValue(ram), Seed = p.GetValue(seed), ChunkMaps = p.GetValue(svg) != null, Placement = p.GetValue(policy),
-        }));
+            string? svgDirectory = SvgDirectory(p.GetValue(svg));
+            return Run(p.GetValue(json), svgDirectory, new CompactionBenchOptions
+            {
+                Vms = p.GetValue(vms), RamMib = p.GetValue(ram), Seed = p.GetValue(seed), ChunkMaps = svgDirectory != null, Placement = p.GetValue(policy),
+            });
+        });
         return command;
     }
 
     private static int Run(bool json, string? svgDirectory, CompactionBenchOptions options)
     {
-        CompactionFigures f = json ? CompactionBench.Run(options) : WithStatus(options);
+        CompactionFigures f = CliProgress.Status("starting", status => CompactionBench.Run(options, new InlineProgress<BenchProgress>(p => status(p.Step))));
         if (svgDirectory != null) WriteChunkMaps(svgDirectory, f);
         if (json)
         {
-            JsonObject all = JsonSerializer.SerializeToNode(f)!.AsObject();
+            JsonObject all = CliJson.Node(f).AsObject();
             if (f.Placement != null)
-                foreach ((string key, JsonNode? value) in JsonSerializer.SerializeToNode(f.Placement)!.AsObject()) all[key] = value?.DeepClone();
-            Console.WriteLine(all.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                foreach ((string key, JsonNode? value) in CliJson.Node(f.Placement).AsObject()) all[key] = value?.DeepClone();
+            BenchJson.Write("compaction", all);
             return 0;
         }
         var table = new Table()
@@ -54,11 +58,11 @@ internal static class BenchCompactionCommand
         table.AddRow("freed memory that left the process, after one compaction run", Pct(f.ReturnedPctWith), Pct(f.EagerReturnedPctWith), ">= 99% (seed policy)");
         table.AddRow("chunks before -> after (minimum)", $"{f.ChunksBefore} -> {f.ChunksAfter} ({f.MinimumChunks})", $"{f.EagerChunksBefore} -> {f.EagerChunksAfter}", "");
         table.AddRow("pages moved / s", $"{f.MovedPagesPerSecond:N0} ({f.MovedPages:N0} in {f.CompactionMs:N0} ms)", $"{f.EagerMovedPagesPerSecond:N0}", "");
-        AnsiConsole.Write(table);
-        if (f.Placement is { } pl) AnsiConsole.Write(PlacementTable(pl));
+        CliConsole.Out.Write(table);
+        if (f.Placement is { } pl) CliConsole.Out.Write(PlacementTable(pl));
         if (svgDirectory != null)
-            AnsiConsole.MarkupLineInterpolated($"chunk maps: {Path.Combine(svgDirectory, "chunks-before.svg")}, {Path.Combine(svgDirectory, "chunks-after.svg")}");
-        AnsiConsole.MarkupLine("[grey]freed memory = host pages the Gmm stopped using x 4 KiB; left the process = fall of RSS from all VMs full (docs/benchmarks.md)[/]");
+            CliConsole.Out.Line($"chunk maps: {Path.Combine(svgDirectory, "chunks-before.svg")}, {Path.Combine(svgDirectory, "chunks-after.svg")}");
+        CliConsole.Out.MarkupLine("[grey]freed memory = host pages the Gmm stopped using x 4 KiB; left the process = fall of RSS from all VMs full (docs/benchmarks.md)[/]");
         return 0;
     }
 
@@ -83,8 +87,14 @@ internal static class BenchCompactionCommand
         return table;
     }
 
-    private static CompactionFigures WithStatus(CompactionBenchOptions options) =>
-        AnsiConsole.Status().Start("starting", ctx => CompactionBench.Run(options, new InlineProgress<BenchProgress>(p => ctx.Status(p.Step))));
+    /// <summary>The folder for the chunk maps, made now (so a folder that cannot be made fails before the benchmark runs).</summary>
+    private static string? SvgDirectory(string? directory)
+    {
+        if (directory == null) return null;
+        try { Directory.CreateDirectory(directory); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException(CliError.IoError, $"cannot make the folder {directory} for the chunk maps: {e.Message}"); }
+        return OutputPath.CheckDirectory(directory, "the chunk maps");
+    }
 
     private static string Pct(double value) => $"{value:0.0}%";
 }

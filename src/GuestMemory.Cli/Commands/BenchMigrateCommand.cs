@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using GuestMemory.Benchmarks;
+using GuestMemory.Cli.Output;
 using Spectre.Console;
 
 namespace GuestMemory.Cli.Commands;
@@ -29,30 +31,35 @@ internal static class BenchMigrateCommand
         {
             json, ram, random, known, hot, rate, downtime, seed, runs,
         };
-        command.SetAction(p => Run(new MigrationWorkload
+        command.SetCancellableRun((p, cancel) => Run(new MigrationWorkload
         {
             RamMib = p.GetValue(ram), RandomMib = p.GetValue(random), KnownMib = p.GetValue(known), HotMib = p.GetValue(hot), WriteMibPerSecond = p.GetValue(rate),
             KnownSeed = p.GetValue(seed), Seed = p.GetValue(seed) + 1,
-        }, TimeSpan.FromMilliseconds(p.GetValue(downtime)), p.GetValue(runs), p.GetValue(json)));
+        }, TimeSpan.FromMilliseconds(p.GetValue(downtime)), p.GetValue(runs), p.GetValue(json), cancel));
         return command;
     }
 
     private const int WarmUpMoves = 2;
 
-    private static int Run(MigrationWorkload workload, TimeSpan maxDowntime, int runs, bool json)
+    private static int Run(MigrationWorkload workload, TimeSpan maxDowntime, int runs, bool json, CancellationToken cancel)
     {
         workload.Validate();
         int hostMib = 2 * workload.RamMib + workload.KnownMib + 512;
         using var listener = new ListenerProcess(["--sessions", Text(WarmUpMoves + runs), "--host-mib", Text(hostMib), "--preload-mib", Text(workload.KnownMib),
                                                   "--preload-seed", Text(workload.KnownSeed), "--domain", workload.Domain]);
-        for (int i = 0; i < WarmUpMoves; i++) MigrationBench.Run("127.0.0.1", listener.Port, MigrationBench.WarmUp(workload), maxDowntime);
+        // Each move takes about a second: Ctrl+C is honoured between moves, and the listener process goes with this one.
+        for (int i = 0; i < WarmUpMoves; i++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            MigrationBench.Run("127.0.0.1", listener.Port, MigrationBench.WarmUp(workload), maxDowntime);
+        }
         var measured = new List<MigrationFigures>();
         for (int i = 0; i < runs; i++)
         {
-            measured.Add(json
-                ? MigrationBench.Run("127.0.0.1", listener.Port, workload, maxDowntime)
-                : AnsiConsole.Status().Start($"move {i + 1} of {runs}", ctx => MigrationBench.Run("127.0.0.1", listener.Port, workload, maxDowntime,
-                    new InlineProgress<GuestMemory.Migration.MigrationProgress>(p => ctx.Status($"move {i + 1} of {runs}: {p.Phase}, pass {p.Pass}, {p.BytesSent >> 20} MiB sent")))));
+            cancel.ThrowIfCancellationRequested();
+            string move = $"move {i + 1} of {runs}";
+            measured.Add(CliProgress.Status(move, status => MigrationBench.Run("127.0.0.1", listener.Port, workload, maxDowntime,
+                new InlineProgress<GuestMemory.Migration.MigrationProgress>(p => status($"{move}: {p.Phase}, pass {p.Pass}, {p.BytesSent >> 20} MiB sent")))));
         }
         JsonElement target = listener.Finish(TimeSpan.FromSeconds(60))[^1];
         // Interference from other work on the machine only ever adds time: the fastest move is the closest to the code's own cost.
@@ -60,7 +67,7 @@ internal static class BenchMigrateCommand
         {
             Runs = runs, TotalSAll = [.. measured.Select(f => Math.Round(f.TotalS, 3))], DowntimeMsAll = [.. measured.Select(f => Math.Round(f.DowntimeMs, 1))],
         };
-        if (json) Console.WriteLine(JsonSerializer.Serialize(best, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+        if (json) BenchJson.Write("migrate", CliJson.Node(best).AsObject(), new JsonArray([.. measured.Select(f => (JsonNode?)CliJson.Node(f))]));
         else Print(workload, best, target);
         return 0;
     }
@@ -81,8 +88,8 @@ internal static class BenchMigrateCommand
         table.AddRow("target: contents it held / private pages made shared", $"{target.GetProperty("contents_found")} / {target.GetProperty("private_pages_shared")}", "", "", "");
         table.AddRow("target commit (ms)", $"{f.TargetCommitMs:0.0}", "", "", "");
         table.AddRow("guest write rate measured (MiB/s)", $"{f.GuestWriteMibPerS:0.0}", "", "", "");
-        table.AddRow("why pre-copy stopped", Markup.Escape(f.StopReason), "", "", "");
-        AnsiConsole.Write(table);
+        table.AddRow(UserText.Cell("why pre-copy stopped"), UserText.Cell(f.StopReason), Spectre.Console.Text.Empty, Spectre.Console.Text.Empty, Spectre.Console.Text.Empty);
+        CliConsole.Out.Write(table);
     }
 
     private static void Row(Table table, string figure, double value, string goal, bool met, string peer) =>

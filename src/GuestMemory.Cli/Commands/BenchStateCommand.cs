@@ -1,6 +1,6 @@
 using System.CommandLine;
-using System.Text.Json;
 using GuestMemory.Benchmarks;
+using GuestMemory.Cli.Output;
 using Spectre.Console;
 
 namespace GuestMemory.Cli.Commands;
@@ -32,7 +32,7 @@ internal static class BenchStateCommand
         StateFigures f = StateBench.Run(ramMib, runs, toFile, gzip, seed);
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(f, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+            BenchJson.Write("state", CliJson.Node(f).AsObject());
             return f.Verified ? 0 : 1;
         }
         var table = new Table().Title($"Saved state of a {ramMib} MiB VM ({f.Sink} sink, best of {f.Runs} runs)").AddColumns("figure", "value", "target", "met");
@@ -45,7 +45,7 @@ internal static class BenchStateCommand
         table.AddRow("pages: zero / raw / shared contents / shared refs", $"{f.ZeroPages:N0} / {f.RawPages:N0} / {f.SharedContents:N0} / {f.SharedReferences:N0}", "", "");
         table.AddRow("restored onto shared pages the host had", $"{f.RestoredSharedPages:N0}", "", "");
         table.AddRow("restored memory equals saved, Verify clean", f.Verified ? "[green]yes[/]" : "[red]no[/]", "yes", f.Verified ? "[green]yes[/]" : "[red]no[/]");
-        AnsiConsole.Write(table);
+        CliConsole.Out.Write(table);
         return f.Verified ? 0 : 1;
     }
 

@@ -61,7 +61,31 @@ internal static class BenchTargets
         _ => [],
     };
 
+    /// <summary>
+    /// Every target of <paramref name="bench"/> checked against its result: what the target says, the
+    /// figure measured (null when the benchmark did not print it), its unit, and whether it was met.
+    /// </summary>
+    public static JsonArray Evaluate(string bench, JsonObject result)
+    {
+        var targets = new JsonArray();
+        foreach (Target target in For(bench))
+        {
+            double? measured = target.Measured(result);
+            bool known = measured is double v && double.IsFinite(v);
+            targets.Add(new JsonObject
+            {
+                ["target"] = target.Text,
+                ["measured"] = known ? Math.Round(measured!.Value, 3) : null,
+                ["unit"] = target.Unit,
+                ["met"] = known && target.Met(measured!.Value),
+            });
+        }
+        return targets;
+    }
+
     /// <summary>A number from the JSON, or NaN when absent (NaN then fails every comparison).</summary>
     private static double N(JsonObject json, string key) =>
-        json.TryGetPropertyValue(key, out JsonNode? node) && node is JsonValue value && value.TryGetValue(out double d) ? d : double.NaN;
+        json.TryGetPropertyValue(key, out JsonNode? node) && node is JsonValue value && value.GetValueKind() == System.Text.Json.JsonValueKind.Number
+            ? double.Parse(value.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture) // an int or long node does not convert to double by itself
+            : double.NaN;
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using GuestMemory.Cli.Demo;
+using GuestMemory.Cli.Output;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
@@ -26,12 +27,15 @@ internal static class DemoCommand
         {
             vms, ram, image, seconds, seed, report, plain, verbose,
         };
-        demo.SetAction((p, cancel) =>
+        demo.SetCancellableRun((p, cancel) =>
         {
-            var settings = new DemoSettings(p.GetValue(vms), p.GetValue(ram), p.GetValue(image), p.GetValue(seconds), p.GetValue(seed),
-                p.GetValue(report)!, !p.GetValue(plain) && !p.GetValue(verbose) && AnsiConsole.Profile.Capabilities.Interactive);
+            // The live view redraws standard output, so only a terminal there gets it (and not with --verbose, whose log lines would tear it).
+            bool live = !p.GetValue(plain) && !p.GetValue(verbose) && CliConsole.OutIsTerminal && CliConsole.Out.Profile.Capabilities.Interactive;
+            string reportPath = OutputPath.CheckFile(p.GetValue(report)!, "report");
+            OutputPath.CheckDirectory(Path.GetDirectoryName(reportPath)!, "the saved state (beside the report)");
+            var settings = new DemoSettings(p.GetValue(vms), p.GetValue(ram), p.GetValue(image), p.GetValue(seconds), p.GetValue(seed), reportPath, live);
             using ILoggerFactory logging = CliLogging.Create(p.GetValue(verbose));
-            return Task.FromResult(Run(settings, logging, cancel));
+            return Run(settings, logging, cancel);
         });
         return demo;
     }
@@ -39,33 +43,45 @@ internal static class DemoCommand
     private static int Run(DemoSettings settings, ILoggerFactory logging, CancellationToken cancel)
     {
         OsImage image = OsImage.Load(settings.ImageBytes);
-        AnsiConsole.MarkupLineInterpolated($"[bold]GuestMemory demo[/]: {settings.Vms} VMs promised {settings.PromisedBytes >> 20} MiB; the host budget is {settings.HostBudgetBytes >> 20} MiB. OS image: {image.Files} runtime files ({image.Bytes.Length >> 20} MiB) in every VM.");
+        CliConsole.Out.Line($"[bold]GuestMemory demo[/]: {settings.Vms} VMs promised {settings.PromisedBytes >> 20} MiB, each with the same OS image ({image.Files} runtime files, {image.Bytes.Length >> 20} MiB).");
+        CliConsole.Out.Line($"Host budget: {settings.BudgetBytes >> 20} MiB of real RSS above what the process used before the VMs started; guest pages may take {settings.GuestPagesLimitBytes >> 20} MiB of it, and {DemoSettings.RuntimeSlackBytes >> 20} MiB is slack for the process's own growth while it runs (the manager's tables, guest threads, this view).");
         using var run = new DemoRun(settings, image, logging);
         if (settings.Live)
         {
-            AnsiConsole.Live(new Table()).AutoClear(false).Start(context =>
-                run.Run(sample => { context.UpdateTarget(DemoView.Build(run, sample)); context.Refresh(); }, cancel));
+            CliConsole.Out.Live(DemoView.Booting("starting")).AutoClear(false).Start(context =>
+            {
+                run.Boot(step => { context.UpdateTarget(DemoView.Booting(step)); context.Refresh(); });
+                run.Run(sample => { context.UpdateTarget(DemoView.Build(run, sample)); context.Refresh(); }, cancel);
+            });
         }
         else
         {
+            run.Boot(step => CliConsole.Err.Line($"[grey]{step}[/]"));
             double nextLine = 0;
             run.Run(sample =>
             {
                 if (sample.Seconds < nextLine) return;
-                AnsiConsole.WriteLine(DemoView.Line(sample));
+                CliConsole.Out.WriteLine(DemoView.Line(sample));
                 nextLine = sample.Seconds + 1;
             }, cancel);
         }
-        AnsiConsole.Status().Start("Saving and restoring one VM, moving another live to a second host...", _ =>
-            run.SaveRestoreAndMove(Path.GetDirectoryName(Path.GetFullPath(settings.ReportPath))!));
+        // Ctrl+C ends the guests early; then nothing is saved, moved or reported (the process exits 130).
+        cancel.ThrowIfCancellationRequested();
+        CliProgress.Status("Saving and restoring one VM, moving another live to a second host...", _ =>
+        {
+            run.SaveRestoreAndMove(Path.GetDirectoryName(settings.ReportPath)!);
+            return 0;
+        });
+        cancel.ThrowIfCancellationRequested();
         IReadOnlyList<string> problems = run.FindInconsistencies();
         var summary = DemoSummary.From(run, settings, problems.Count == 0);
         var table = new Table().Title("[bold]Summary[/]").AddColumns("figure", "value");
-        foreach ((string figure, string value) in summary.Rows()) table.AddRow(Markup.Escape(figure), Markup.Escape(value));
-        AnsiConsole.Write(table);
+        foreach ((string figure, string value) in summary.Rows()) table.AddRow(UserText.Cell(figure), UserText.Cell(value));
+        CliConsole.Out.Write(table);
         DemoReport.Write(settings.ReportPath, run, settings, summary);
-        AnsiConsole.MarkupLineInterpolated($"Report written to [link]{Path.GetFullPath(settings.ReportPath)}[/]");
-        foreach (string problem in problems.Take(10)) AnsiConsole.MarkupLineInterpolated($"[red]{problem}[/]");
-        return problems.Count == 0 && summary.ContentErrors == 0 ? 0 : 1;
+        CliConsole.Out.Line($"Report written to [link]{settings.ReportPath}[/]");
+        foreach (string problem in problems.Take(10)) ErrorReport.Write(new CliFailure(nameof(GmmError.ConsistencyCheckFailed), problem));
+        if (summary.ContentErrors > 0) ErrorReport.Write(new CliFailure(nameof(GmmError.ConsistencyCheckFailed), $"{summary.ContentErrors:N0} guest pages read back wrong"));
+        return problems.Count == 0 && summary.ContentErrors == 0 ? 0 : CommandRunner.TypedError;
     }
 }

@@ -6,7 +6,7 @@ namespace GuestMemory.Cli.Commands;
 /// <summary>
 /// A second GuestMemory host for <c>gmm bench migrate</c>: this same <c>gmm</c> started as
 /// <c>gmm migrate listen --json</c> in a process of its own, on loopback. It tells its port through a
-/// ready file; its JSON lines (one per received VM) are collected for the report. Killed if still running when disposed.
+/// ready file; its JSON result lines (one per received VM) are collected for the report. Killed if still running when disposed.
 /// </summary>
 internal sealed class ListenerProcess : IDisposable
 {
@@ -34,14 +34,15 @@ internal sealed class ListenerProcess : IDisposable
     /// <summary>Where the listener accepts.</summary>
     public int Port { get; }
 
-    /// <summary>Waits for the listener to finish and returns its JSON objects, one per received VM.</summary>
+    /// <summary>Waits for the listener to finish and returns the <c>result</c> of its JSON documents, one per received VM.</summary>
     /// <exception cref="GmmException">It failed: its own error line is the message.</exception>
     public IReadOnlyList<JsonElement> Finish(TimeSpan timeout)
     {
         if (!_process.WaitForExit(timeout)) throw new TimeoutException($"the listener did not finish within {timeout}");
         _process.WaitForExit(); // flushes the output readers
         if (_process.ExitCode != 0) throw new GmmException(GmmError.MigrationAborted, $"the listener failed (exit {_process.ExitCode}): {string.Join(" ", _errors.Concat(_lines))}");
-        lock (_lines) return _lines.Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToArray();
+        lock (_lines)
+            return _lines.Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("result").Clone()).ToArray();
     }
 
     public void Dispose()

@@ -14,5 +14,5 @@ internal static class MigrateCommand
     }
 
     /// <summary>The <c>--json</c> option of both sides.</summary>
-    public static Option<bool> JsonOption() => new("--json") { Description = "Print JSON (one object per line) instead of tables" };
+    public static Option<bool> JsonOption() => new("--json") { Description = "Print JSON documents instead of tables (listen: one per session, on one line each)" };
 }

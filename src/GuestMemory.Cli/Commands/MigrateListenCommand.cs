@@ -2,84 +2,73 @@ using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
 using GuestMemory.Benchmarks;
+using GuestMemory.Cli.Output;
 using GuestMemory.Gmm;
 using GuestMemory.Migration;
-using Spectre.Console;
 
 namespace GuestMemory.Cli.Commands;
 
 /// <summary>
 /// <c>gmm migrate listen --port P</c>: a target host. Optionally holds a resident VM with known content
 /// first (as the benchmark's target does), says where it listens (<c>--ready-file</c>: the port, written
-/// once it accepts), receives <c>--sessions</c> moves one after the other, checks the Gmm after each and
-/// prints what arrived.
+/// once it accepts), and serves <c>--sessions</c> incoming moves, up to <c>--max-concurrent</c> at once
+/// (<see cref="ListenerSessions"/>): each that succeeds prints what arrived, each that fails is reported
+/// and the listener goes on. The exit code says whether every session succeeded.
 /// </summary>
 internal static class MigrateListenCommand
 {
     public static Command Create()
     {
         var port = new Option<int>("--port") { Description = "TCP port to listen on (0: any free port; see --ready-file)", Required = true }.Within(0, 65535);
-        var address = new Option<string>("--address") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
+        var address = new Option<string>("--address") { Description = "IP address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
+        address.Validators.Add(r =>
+        {
+            string? text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
+            if (text != null && !IPAddress.TryParse(text, out _)) r.AddError($"--address must be an IP address, not '{text}'");
+        });
         var readyFile = new Option<string?>("--ready-file") { Description = "Write the port to this file once listening (for scripts and the benchmark)" };
         var hostMib = new Option<int>("--host-mib") { Description = "Host memory this GuestMemory host may use, MiB", DefaultValueFactory = _ => 4096 }.Within(16, 1 << 20);
         var preloadMib = new Option<int>("--preload-mib") { Description = "A resident VM holding this much known content (the sender's --known-mib with the same seed)" }.Within(0, 1 << 16);
         var preloadSeed = new Option<int>("--preload-seed") { Description = "Seed of the resident VM's known content", DefaultValueFactory = _ => 1 };
         var domain = new Option<string>("--domain") { Description = "Sharing domain of the resident VM", DefaultValueFactory = _ => "bench" };
-        var sessions = new Option<int>("--sessions") { Description = "Moves to receive before exiting (each VM but the last is destroyed after its summary)", DefaultValueFactory = _ => 1 }.Within(1, 1000);
+        var sessions = new Option<int>("--sessions") { Description = "Sessions to serve before exiting, whether they succeed or fail (each received VM is destroyed after its summary)", DefaultValueFactory = _ => 1 }.Within(1, 1000);
+        var concurrent = new Option<int>("--max-concurrent") { Description = "Sessions served at the same time (a slow peer holds one, not the listener)", DefaultValueFactory = _ => 4 }.Within(1, 64);
         var digest = new Option<bool>("--digest") { Description = "Print the SHA-256 of each received VM's RAM" };
         Option<bool> json = MigrateCommand.JsonOption();
-        var listen = new Command("listen", "Receive VMs moved here by `gmm migrate send`") { port, address, readyFile, hostMib, preloadMib, preloadSeed, domain, sessions, digest, json };
-        listen.SetAction((p, cancel) => Task.FromResult(Run(new Settings(p.GetValue(port), p.GetValue(address)!, p.GetValue(readyFile), p.GetValue(hostMib),
-            p.GetValue(preloadMib), p.GetValue(preloadSeed), p.GetValue(domain)!, p.GetValue(sessions), p.GetValue(digest), p.GetValue(json)), cancel)));
+        var listen = new Command("listen", "Receive VMs moved here by `gmm migrate send`")
+        {
+            port, address, readyFile, hostMib, preloadMib, preloadSeed, domain, sessions, concurrent, digest, json,
+        };
+        listen.SetCancellableRun((p, cancel) => Run(new ListenSettings(p.GetValue(port), p.GetValue(address)!, p.GetValue(readyFile), p.GetValue(hostMib),
+            p.GetValue(preloadMib), p.GetValue(preloadSeed), p.GetValue(domain)!, p.GetValue(sessions), p.GetValue(concurrent), p.GetValue(digest), p.GetValue(json)), cancel));
         return listen;
     }
 
-    private sealed record Settings(int Port, string Address, string? ReadyFile, int HostMib, int PreloadMib, int PreloadSeed, string Domain, int Sessions, bool Digest, bool Json);
-
-    private static int Run(Settings s, CancellationToken cancel)
+    private static int Run(ListenSettings s, CancellationToken cancel)
     {
+        string? readyFile = s.ReadyFile == null ? null : OutputPath.CheckFile(s.ReadyFile, "ready file");
         using var gmm = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = (long)s.HostMib << 20 });
         if (s.PreloadMib > 0) MigrationWorkload.CreateResident(gmm, s.PreloadMib, s.PreloadSeed, s.Domain);
-        using var endpoint = new MigrationEndpoint(IPAddress.Parse(s.Address), s.Port);
-        if (s.ReadyFile != null) WriteAtomically(s.ReadyFile, endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        if (!s.Json) AnsiConsole.MarkupLineInterpolated($"listening on {s.Address}:{endpoint.Port}");
-        for (int session = 1; session <= s.Sessions; session++)
-        {
-            ReceivedVm received;
-            using (NetworkStream connection = endpoint.Accept(cancel)) received = gmm.ReceiveVm(connection);
-            gmm.Verify();
-            Print(s, gmm, received);
-            if (session < s.Sessions) gmm.DestroyVm(received.Vm);
-        }
+        using MigrationEndpoint endpoint = Listen(IPAddress.Parse(s.Address), s.Port);
+        if (readyFile != null) WriteAtomically(readyFile, endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (!s.Json) CliConsole.Err.Line($"listening on {s.Address}:{endpoint.Port} for {s.Sessions} session(s), {s.MaxConcurrent} at a time");
+        int failed = new ListenerSessions(gmm, endpoint, s).Serve(cancel);
+        cancel.ThrowIfCancellationRequested();
+        if (failed > 0) throw new CliException(CliError.SessionsFailed, $"{failed} of {s.Sessions} session(s) failed (each is reported above)");
         return 0;
     }
 
-    private static void Print(Settings s, GlobalMemoryManager gmm, ReceivedVm received)
+    /// <summary>Starts listening, or says in one line why it cannot (the port taken, an address that is not this host's).</summary>
+    private static MigrationEndpoint Listen(IPAddress address, int port)
     {
-        IncomingReport r = received.Report;
-        GmmStatistics host = gmm.Statistics;
-        string? digest = s.Digest ? MigrationWorkload.Digest(received.Vm) : null;
-        if (s.Json)
+        try
         {
-            JsonOutput.WriteLine([
-                new("vm", r.VmName), new("ram_bytes", received.Vm.Options.RamSize), new("passes", r.Passes), new("pages_with_data", r.PagesWithData),
-                new("pages_by_reference", r.PagesByReference), new("contents_found", r.ContentsFound), new("private_pages_shared", r.PrivatePagesShared),
-                new("bytes_received", r.BytesReceived), new("commit_ms", Math.Round(r.LastCommit.TotalMilliseconds, 3)),
-                new("host_shared_pages", host.SharedPages), new("host_duplicate_pages", host.DuplicatePages), new("verified", true), new("digest", digest),
-            ]);
-            return;
+            return new MigrationEndpoint(address, port);
         }
-        var table = new Table().Title($"Received {Markup.Escape(r.VmName)} ({received.Vm.Options.RamSize >> 20} MiB)").AddColumns("figure", "value");
-        table.AddRow("passes", $"{r.Passes}");
-        table.AddRow("pages whose bytes arrived", $"{r.PagesWithData:N0}");
-        table.AddRow("pages by reference (content held here or sent once)", $"{r.PagesByReference:N0}");
-        table.AddRow("contents this host supplied / private pages made shared", $"{r.ContentsFound:N0} / {r.PrivatePagesShared:N0}");
-        table.AddRow("bytes received", $"{r.BytesReceived:N0}");
-        table.AddRow("commit", $"{r.LastCommit.TotalMilliseconds:0.0} ms");
-        table.AddRow("host: shared pages / guest pages they save", $"{host.SharedPages:N0} / {host.DuplicatePages:N0}");
-        table.AddRow("consistency check", "[green]clean[/]");
-        if (digest != null) table.AddRow("SHA-256 of RAM", digest);
-        AnsiConsole.Write(table);
+        catch (SocketException e)
+        {
+            throw CliException.Socket(e, $"cannot listen on {address}:{port}: {e.Message}");
+        }
     }
 
     /// <summary>Writes a file so that a reader never sees it half written.</summary>
@@ -90,3 +79,6 @@ internal static class MigrateListenCommand
         File.Move(temporary, path, overwrite: true);
     }
 }
+
+/// <summary>What <c>gmm migrate listen</c> was asked for.</summary>
+internal sealed record ListenSettings(int Port, string Address, string? ReadyFile, int HostMib, int PreloadMib, int PreloadSeed, string Domain, int Sessions, int MaxConcurrent, bool Digest, bool Json);

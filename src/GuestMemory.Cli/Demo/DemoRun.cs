@@ -12,7 +12,8 @@ namespace GuestMemory.Cli.Demo;
 /// The demo scenario: several VMs promised more memory than the host budget, each holding the same OS
 /// image (real runtime files), its own data written by a guest workload that comes and goes, and zero
 /// pages. Page fusion, ballooning under the budget, a VM shutdown and compaction all run on real memory
-/// while samples are taken for the live view and the report.
+/// while samples are taken for the live view and the report, and what happens when (the shutdown, the
+/// compaction, the save, the move) is recorded as <see cref="Events"/> to mark in the plots.
 /// </summary>
 internal sealed class DemoRun : IDisposable
 {
@@ -23,23 +24,38 @@ internal sealed class DemoRun : IDisposable
     private readonly List<SimulatedGuest> _guests = [];
     private readonly Stopwatch _clock = new();
     private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggerFactory;
+    private readonly Lock _samplesLock = new();
 
+    /// <summary>Measures the process's baseline and creates the manager; <see cref="Boot"/> then starts the VMs.</summary>
     public DemoRun(DemoSettings settings, OsImage image, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory)
     {
         _settings = settings;
         _loggerFactory = loggerFactory;
         Image = image;
-        BaselineRss = HostRss.ReadBytes();
-        Manager = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = settings.HostBudgetBytes, OvercommitRatio = 4 }, loggerFactory);
-        for (int i = 0; i < settings.Vms; i++) AddVm(i);
-        Controller = new BalloonController(Manager, new BalloonControllerOptions { HostBudgetBytes = BaselineRss + settings.RssBudgetAboveBaseline });
+        BaselineRss = HostRss.ReadCounterBytes();
+        Manager = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = settings.GuestPagesLimitBytes, OvercommitRatio = 4 }, loggerFactory);
+        Controller = new BalloonController(Manager, new BalloonControllerOptions { HostBudgetBytes = BaselineRss + settings.BudgetBytes });
+    }
+
+    /// <summary>Creates the VMs, boots their guests and loads the OS image into each, telling <paramref name="step"/> which VM it is at.</summary>
+    public void Boot(Action<string> step)
+    {
+        for (int i = 0; i < _settings.Vms; i++)
+        {
+            step($"starting vm-{i + 1} of {_settings.Vms}: booting its guest, loading its {Image.Bytes.Length >> 20} MiB OS image");
+            AddVm(i);
+        }
     }
 
     public GlobalMemoryManager Manager { get; }
     public BalloonController Controller { get; }
+    /// <summary>What happened when: shutdown, compaction, save, move (for the plots' markers).</summary>
+    public List<DemoEvent> Events { get; } = [];
     public OsImage Image { get; }
     public long BaselineRss { get; }
-    public List<DemoSample> Samples { get; } = [];
+    /// <summary>The samples so far (a copy: a sampler may be adding to them).</summary>
+    public IReadOnlyList<DemoSample> Samples { get { lock (_samplesLock) return [.. _samples]; } }
+    private readonly List<DemoSample> _samples = [];
     public IReadOnlyList<ChunkPicture>? ChunksBeforeShutdown { get; private set; }
     public IReadOnlyList<ChunkPicture>? ChunksAfterShutdown { get; private set; }
     public CompactionResult? Compaction { get; private set; }
@@ -49,6 +65,8 @@ internal sealed class DemoRun : IDisposable
     public IReadOnlyDictionary<VmHandle, string> VmNames { get; private set; } = new Dictionary<VmHandle, string>();
     public IReadOnlyList<SimulatedGuest> Guests => _guests;
     public double Elapsed => _clock.Elapsed.TotalSeconds;
+    /// <summary>When the guests' run ended (the save and the move come after it).</summary>
+    public double RunSeconds { get; private set; }
     public DemoSavedState? SavedState { get; private set; }
     /// <summary>Guests whose VM moved to the second host (stopped; kept to check the copy).</summary>
     public List<SimulatedGuest> MovedGuests { get; } = [];
@@ -79,6 +97,7 @@ internal sealed class DemoRun : IDisposable
         Controller.Stop();
         Manager.Fusion.Stop();
         onSample(Sample());
+        RunSeconds = Elapsed;
     }
 
     /// <summary>
@@ -88,15 +107,21 @@ internal sealed class DemoRun : IDisposable
     /// </summary>
     public void SaveRestoreAndMove(string directory)
     {
-        _secondHost = new DemoMobility(_settings.HostBudgetBytes,
+        using var sampler = new Timer(_ => Sample(), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(250)); // the plots go on through the save and the move
+        _secondHost = new DemoMobility(_settings.GuestPagesLimitBytes,
             vm => vm.Memory.RegisterRam(ImageAddress, (ulong)Image.Bytes.Length, "os-image"), _loggerFactory);
+        AddEvent($"second host: {_guests[0].Vm.Name} saved, copy started");
         SavedState = _secondHost.SaveAndRestore(_guests[0], _settings.RamBytes + Image.Bytes.Length, directory);
         if (_guests.Count < 2) return;
         SimulatedGuest moving = _guests[^1];
+        AddEvent($"{moving.Vm.Name} moves there");
         Move = _secondHost.MoveLive(moving);
         if (Move.Report == null) return; // a failed move leaves the VM running here
-        _guests.Remove(moving);
-        MovedGuests.Add(moving);
+        lock (_samplesLock)
+        {
+            _guests.Remove(moving);
+            MovedGuests.Add(moving);
+        }
     }
 
     /// <summary>Problems the consistency checks of both hosts find.</summary>
@@ -104,9 +129,18 @@ internal sealed class DemoRun : IDisposable
 
     private DemoSample Sample()
     {
-        DemoSample sample = DemoSample.Take(Elapsed, Manager, _settings.PromisedBytes, BaselineRss + _settings.RssBudgetAboveBaseline);
-        Samples.Add(sample);
-        return sample;
+        lock (_samplesLock)
+        {
+            long used = _guests.Where(g => !g.Vm.IsDestroyed).Sum(g => g.Status.UsedPages) * Paging.PageSize + (long)_guests.Count * Image.Bytes.Length;
+            DemoSample sample = DemoSample.Take(Elapsed, Manager, BaselineRss, _settings.PromisedBytes, _settings.BudgetBytes, used);
+            _samples.Add(sample);
+            return sample;
+        }
+    }
+
+    private void AddEvent(string label)
+    {
+        lock (_samplesLock) Events.Add(new DemoEvent(Elapsed, label));
     }
 
     /// <summary>The last VM's guest stops and the VM is destroyed; compaction then gives its chunks back.</summary>
@@ -115,12 +149,14 @@ internal sealed class DemoRun : IDisposable
         ChunksBeforeShutdown = Manager.Pages.GetChunkMap();
         long freedBefore = Manager.Statistics.FreedChunks;
         SimulatedGuest guest = _guests[^1];
-        _guests.RemoveAt(_guests.Count - 1);
+        AddEvent($"{guest.Vm.Name} shuts down");
+        lock (_samplesLock) _guests.RemoveAt(_guests.Count - 1);
         guest.Stop();
         guest.Dispose();
         ShutDownVm = guest.Vm.Name;
         Manager.CompactOnVmShutdown = false; // compact explicitly, so the run's figures can be reported
         guest.Vm.Dispose();
+        AddEvent("compaction");
         Compaction = Manager.Compactor.Run();
         ChunksAfterShutdown = Manager.Pages.GetChunkMap();
         ChunksReturnedAtShutdown = (int)(Manager.Statistics.FreedChunks - freedBefore);

@@ -4,13 +4,16 @@ using GuestMemory.Phys;
 
 namespace GuestMemory.Cli.Demo;
 
-/// <summary>One moment of the demo: what the host pays against what the guests were promised.</summary>
+/// <summary>
+/// One moment of the demo: what the host pays against what the guests were promised and what they
+/// really use. <see cref="RssBytes"/> is real RSS above the process's baseline (what the budget limits).
+/// </summary>
 internal sealed record DemoSample(
-    double Seconds, long RssBytes, long PromisedBytes, long BudgetBytes, long AllocatedPages,
+    double Seconds, long RssBytes, long PromisedBytes, long BudgetBytes, long GuestUsedBytes, long AllocatedPages,
     long ZeroPages, long SharedReferences, long SavedBySharing, long BalloonedPages, int Chunks, int Vms)
 {
-    /// <summary>Reads the figures now.</summary>
-    public static DemoSample Take(double seconds, GlobalMemoryManager gmm, long promisedBytes, long budgetBytes)
+    /// <summary>Reads the figures now; <paramref name="guestUsedBytes"/> is what the running guests' workloads hold.</summary>
+    public static DemoSample Take(double seconds, GlobalMemoryManager gmm, long baselineRss, long promisedBytes, long budgetBytes, long guestUsedBytes)
     {
         long zero = 0, shared = 0;
         foreach (VirtualMachine vm in gmm.Vms)
@@ -24,7 +27,12 @@ internal sealed record DemoSample(
             catch (GmmException e) when (e.Error == GmmError.VmDestroyed) { }
         }
         GmmStatistics g = gmm.Statistics;
-        return new DemoSample(seconds, HostRss.ReadCounterBytes(), promisedBytes, budgetBytes, g.AllocatedPages,
-            zero, shared, shared - g.SharedPages, g.BalloonedPages, g.Chunks, g.Vms);
+        // The VMs' shared references and the Gmm's shared pages are read a moment apart: the saving is never below 0.
+        long savedBySharing = Math.Max(0, shared - g.SharedPages);
+        return new DemoSample(seconds, Math.Max(0, HostRss.ReadCounterBytes() - baselineRss), promisedBytes, budgetBytes, guestUsedBytes, g.AllocatedPages,
+            zero, shared, savedBySharing, g.BalloonedPages, g.Chunks, g.Vms);
     }
 }
+
+/// <summary>Something the demo did at a moment of its run, marked in the report's plots.</summary>
+internal sealed record DemoEvent(double Seconds, string Label);

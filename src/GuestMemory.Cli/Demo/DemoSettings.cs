@@ -1,23 +1,31 @@
 namespace GuestMemory.Cli.Demo;
 
-/// <summary>What the user asked the demo for (validated by the command's options).</summary>
+/// <summary>What the user asked the demo for (validated by the command's options), and the budget it derives.</summary>
 internal sealed record DemoSettings(int Vms, int RamMib, int ImageMib, double Seconds, int Seed, string ReportPath, bool Live)
 {
-    /// <summary>Share of the promised memory the host may actually use.</summary>
+    /// <summary>Share of the promised memory that guest pages may take on the host.</summary>
     public const double HostShare = 0.55;
 
     /// <summary>When, as a share of the run, one VM shuts down.</summary>
     public const double ShutdownAt = 0.6;
 
+    /// <summary>
+    /// The part of the budget kept for the process's own growth while it runs (the Gmm's tables, guest
+    /// threads, the live view): not for guest pages, but counted in the real RSS the budget limits.
+    /// </summary>
+    public const long RuntimeSlackBytes = 32L << 20;
+
     public long RamBytes => (long)RamMib << 20;
     public long ImageBytes => (long)ImageMib << 20;
     public long PromisedBytes => Vms * (RamBytes + ImageBytes);
-    /// <summary>The host budget for guest memory, a whole number of 2 MiB chunks (also the Gmm's hard limit).</summary>
-    public long HostBudgetBytes => Math.Max(Paging.ChunkSize * 8L, (long)(PromisedBytes * HostShare) / Paging.ChunkSize * Paging.ChunkSize);
 
-    /// <summary>Room for the process's own growth while it runs (tables, the live view): part of the RSS budget.</summary>
-    public const long RuntimeSlackBytes = 32L << 20;
+    /// <summary>The Gmm's hard limit for guest pages: a whole number of 2 MiB chunks.</summary>
+    public long GuestPagesLimitBytes => Math.Max(Paging.ChunkSize * 8L, (long)(PromisedBytes * HostShare) / Paging.ChunkSize * Paging.ChunkSize);
 
-    /// <summary>What the balloon controller keeps real RSS under, above the process's baseline.</summary>
-    public long RssBudgetAboveBaseline => HostBudgetBytes + RuntimeSlackBytes;
+    /// <summary>
+    /// The host budget, the one figure the demo shows: real RSS above what the process used before the
+    /// VMs started, which the balloon controller keeps the process under. It is the guest pages' limit
+    /// plus <see cref="RuntimeSlackBytes"/>.
+    /// </summary>
+    public long BudgetBytes => GuestPagesLimitBytes + RuntimeSlackBytes;
 }

@@ -12,7 +12,7 @@ namespace GuestMemory.Cli.Report;
 /// </summary>
 public static class ChunkMapSvg
 {
-    private const int Cell = 3, TileColumns = 32, TileRows = 16, Gap = 4, TilesPerRow = 16, LegendHeight = 40;
+    private const int Cell = 3, TileColumns = 32, TileRows = 16, Gap = 4, LegendHeight = 40;
 
     private static readonly string[] VmColours =
         ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1", "#9c755f", "#ff9da7", "#edc948", "#86bcb6"];
@@ -21,18 +21,23 @@ public static class ChunkMapSvg
     public static string ColourOf(VmHandle vm) => VmColours[(vm.Value - 1 + VmColours.Length) % VmColours.Length];
 
     /// <summary>Renders <paramref name="chunks"/> with a title and a legend of VM names.</summary>
-    public static string Render(string title, IReadOnlyList<ChunkPicture> chunks, IReadOnlyDictionary<VmHandle, string> vmNames)
+    /// <param name="title">The map's title.</param>
+    /// <param name="chunks">The chunks, in the order drawn.</param>
+    /// <param name="vmNames">The name of each VM whose pages are drawn (the legend).</param>
+    /// <param name="tilesPerRow">Chunks per row of the map: 16 make it 1,604 px wide, 10 fit a 1,000 px page at full size.</param>
+    public static string Render(string title, IReadOnlyList<ChunkPicture> chunks, IReadOnlyDictionary<VmHandle, string> vmNames, int tilesPerRow = 16)
     {
+        int perRow = Math.Max(1, tilesPerRow);
         int tileWidth = TileColumns * Cell, tileHeight = TileRows * Cell;
-        int rows = Math.Max(1, (chunks.Count + TilesPerRow - 1) / TilesPerRow);
-        int width = Math.Max(TilesPerRow * (tileWidth + Gap) + Gap, 520);
+        int rows = Math.Max(1, (chunks.Count + perRow - 1) / perRow);
+        int width = Math.Max(perRow * (tileWidth + Gap) + Gap, 520);
         int height = 30 + rows * (tileHeight + Gap) + Gap + LegendHeight;
         var svg = new StringBuilder();
         svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">");
         svg.Append(CultureInfo.InvariantCulture, $"<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/><text x=\"{Gap}\" y=\"18\" font-size=\"14\" font-weight=\"bold\">{Escape(title)}</text>");
         for (int t = 0; t < chunks.Count; t++)
         {
-            int x0 = Gap + t % TilesPerRow * (tileWidth + Gap), y0 = 30 + t / TilesPerRow * (tileHeight + Gap);
+            int x0 = Gap + t % perRow * (tileWidth + Gap), y0 = 30 + t / perRow * (tileHeight + Gap);
             svg.Append(CultureInfo.InvariantCulture, $"<g><title>chunk {chunks[t].ChunkId}</title><rect x=\"{x0}\" y=\"{y0}\" width=\"{tileWidth}\" height=\"{tileHeight}\" fill=\"#eeeeee\"/>");
             AppendPages(svg, chunks[t], x0, y0);
             svg.Append("</g>");

@@ -37,7 +37,7 @@ public static class DumpAnalyzer
                 pagesDone += n;
                 progress?.Report(pagesDone);
             }
-            files.Add(new DumpFileFigures(paths[source], new PageFigures(pages, zero, distinct)));
+            files.Add(new DumpFileFigures(paths[source], new PageFigures(pages, zero, distinct)) { Bytes = dump.Bytes });
         }
         var total = new PageFigures(files.Sum(f => f.Figures.Pages), files.Sum(f => f.Figures.ZeroPages), set.Count);
         return new DumpAnalysis(files, total, set.SeenInSeveralSources);
@@ -61,7 +61,11 @@ public readonly record struct PageFigures(long Pages, long ZeroPages, long Disti
 }
 
 /// <summary>The figures of one dump file.</summary>
-public sealed record DumpFileFigures(string Path, PageFigures Figures);
+public sealed record DumpFileFigures(string Path, PageFigures Figures)
+{
+    /// <summary>The image's size in bytes (uncompressed); not a multiple of 4 KiB when its last page was padded with zeros.</summary>
+    public long Bytes { get; init; }
+}
 
 /// <summary>What <see cref="DumpAnalyzer.Analyze"/> found.</summary>
 /// <param name="Files">Per file, in the order given.</param>

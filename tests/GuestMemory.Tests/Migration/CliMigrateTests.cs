@@ -18,12 +18,15 @@ public sealed class CliMigrateTests : IDisposable
     public void AVmSentByOneProcessArrivesInTheOtherByteForByte()
     {
         using Process listener = Start("migrate", "listen", "--port", "0", "--ready-file", _readyFile, "--json", "--digest", "--preload-mib", "4", "--domain", "cli-test");
-        int port = WaitForPort(listener);
+        int port = WaitForPort(listener, _readyFile);
 
         using Process sender = Start("migrate", "send", "--to", $"127.0.0.1:{port}", "--ram-mib", "16", "--random-mib", "4", "--known-mib", "4",
                                    "--hot-mib", "2", "--write-mibps", "20", "--domain", "cli-test", "--digest", "--json");
-        JsonElement sent = LastJson(Finish(sender));
-        JsonElement received = LastJson(Finish(listener));
+        GmmOutcome sending = Outcome(sender), receiving = Outcome(listener);
+        Assert.True(sending.ExitCode == 0, sending.All);
+        Assert.True(receiving.ExitCode == 0, receiving.All);
+        JsonElement sent = LastJson(sending.Stdout);
+        JsonElement received = LastJson(receiving.Stdout);
 
         Assert.Equal(sent.GetProperty("digest").GetString(), received.GetProperty("digest").GetString());
         Assert.Equal(16L << 20, sent.GetProperty("guest_bytes").GetInt64());
@@ -35,7 +38,7 @@ public sealed class CliMigrateTests : IDisposable
     public void ARefusalEndsBothSidesWithTheReason()
     {
         using Process listener = Start("migrate", "listen", "--port", "0", "--ready-file", _readyFile, "--host-mib", "16");
-        int port = WaitForPort(listener);
+        int port = WaitForPort(listener, _readyFile);
 
         // 32 MiB of data for a host of 16 MiB (the reservation of 48 MiB of RAM is within its over-commit).
         using Process sender = Start("migrate", "send", "--to", $"127.0.0.1:{port}", "--ram-mib", "48", "--random-mib", "32");
@@ -49,18 +52,11 @@ public sealed class CliMigrateTests : IDisposable
 
     public void Dispose() => File.Delete(_readyFile);
 
-    private int WaitForPort(Process listener)
+    /// <summary>The <c>result</c> of the last JSON document on a gmm's standard output (one indented document, or one per line).</summary>
+    private static JsonElement LastJson(string stdout)
     {
-        var clock = Stopwatch.StartNew();
-        while (!File.Exists(_readyFile) || !int.TryParse(File.ReadAllText(_readyFile), out _))
-        {
-            if (listener.HasExited) Assert.Fail($"the listener exited: {listener.StandardError.ReadToEnd()}");
-            Assert.True(clock.Elapsed < GmmProcess.Timeout, "the listener did not say where it listens");
-            Thread.Sleep(20);
-        }
-        return int.Parse(File.ReadAllText(_readyFile));
+        string trimmed = stdout.Trim();
+        string last = trimmed.StartsWith("{\n", StringComparison.Ordinal) ? trimmed : trimmed.Split('\n').Last(l => l.StartsWith('{'));
+        return JsonDocument.Parse(last).RootElement.GetProperty("result").Clone();
     }
-
-    private static JsonElement LastJson(string output) =>
-        JsonDocument.Parse(output.Split('\n').Last(l => l.StartsWith('{'))).RootElement;
 }
