@@ -29,7 +29,8 @@ public static class GuestShellProtocol
         ArgumentNullException.ThrowIfNull(line);
         if (line.Length < 6 || line[0] != '=') return null;
         string[] parts = line[1..].Split(' ');
-        if (parts.Length != 3) return null;
+        if (parts.Length != 3 || parts.Any(p => p.Length is 0 or > 18 || !p.All(char.IsAsciiDigit))) return null; // .NET's parser would also take trailing NULs
+
         if (!long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out long id) || id <= 0) return null;
         if (!int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int status) || status > 255) return null;
         if (!int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out int lines) || lines > MaxReplyLines) return null;
@@ -42,7 +43,9 @@ public static class GuestShellProtocol
         ArgumentNullException.ThrowIfNull(line);
         const string prefix = "#ready ";
         if (!line.StartsWith(prefix, StringComparison.Ordinal)) return null;
-        return double.TryParse(line.AsSpan(prefix.Length), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double uptime) && uptime >= 0 ? uptime : null;
+        string number = line[prefix.Length..];
+        if (number.Length is 0 or > 32 || !number.All(c => char.IsAsciiDigit(c) || c == '.')) return null;
+        return double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double uptime) && uptime >= 0 ? uptime : null;
     }
 
     /// <summary>The text of an output line (<c>|TEXT</c>), or null when the line is not one.</summary>

@@ -107,7 +107,15 @@ public sealed class KernelModules
     /// <see cref="QemuError.ModulesNotFound"/> when the file is missing or does not decompress.</exception>
     public byte[] ReadModule(string name, string busybox)
     {
-        string path = PathOf(name);
+        byte[] module = ReadFile(PathOf(name), busybox);
+        // busybox's unxz exits 0 on input that is no xz at all and writes nothing: check what came out.
+        if (module.Length < 4 || module[0] != 0x7F || module[1] != (byte)'E' || module[2] != (byte)'L' || module[3] != (byte)'F')
+            throw new QemuException(QemuError.ModulesNotFound, $"{PathOf(name)} did not give an ELF module (corrupt, or not a kernel module)");
+        return module;
+    }
+
+    private static byte[] ReadFile(string path, string busybox)
+    {
         if (!File.Exists(path)) throw new QemuException(QemuError.ModulesNotFound, $"{path} is listed in modules.dep but missing");
         if (path.EndsWith(".ko", StringComparison.Ordinal)) return File.ReadAllBytes(path);
         if (path.EndsWith(".ko.gz", StringComparison.Ordinal))

@@ -81,8 +81,8 @@ public sealed partial class QmpClient
             throw new QemuException(QemuError.QmpProtocolError, $"guest-stats has no stats object: {r.GetRawText()}");
         var values = new Dictionary<string, long?>(StringComparer.Ordinal);
         foreach (JsonProperty p in stats.EnumerateObject())
-            values[p.Name] = p.Value.TryGetInt64(out long v) && v >= 0 ? v : null;
-        long updated = r.TryGetProperty("last-update", out JsonElement u) && u.TryGetInt64(out long t) ? t : 0;
+            values[p.Name] = JsonNumbers.TryInt64(p.Value, out long v) && v >= 0 ? v : null;
+        long updated = r.TryGetProperty("last-update", out JsonElement u) && JsonNumbers.TryInt64(u, out long t) ? t : 0;
         return new BalloonGuestStats(updated > 0 ? DateTimeOffset.FromUnixTimeSeconds(updated) : null, values);
     }
 
@@ -95,6 +95,6 @@ public sealed partial class QmpClient
         : throw new QemuException(QemuError.QmpProtocolError, $"{command} returned no boolean '{name}': {r.GetRawText()}");
 
     private static long Long(JsonElement r, string name, string command) =>
-        r.ValueKind == JsonValueKind.Object && r.TryGetProperty(name, out JsonElement v) && v.TryGetInt64(out long n) ? n
+        r.ValueKind == JsonValueKind.Object && r.TryGetProperty(name, out JsonElement v) && JsonNumbers.TryInt64(v, out long n) ? n
         : throw new QemuException(QemuError.QmpProtocolError, $"{command} returned no integer '{name}': {r.GetRawText()}");
 }

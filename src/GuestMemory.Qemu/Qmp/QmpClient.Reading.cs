@@ -22,6 +22,7 @@ public sealed partial class QmpClient
             throw new QemuException(QemuError.QmpProtocolError, $"reading the QMP greeting failed: {e.Message}", e);
         }
         if (line == null) throw new QemuException(QemuError.QmpConnectionLost, "the QMP connection closed before QEMU's greeting");
+        if (!System.Text.Unicode.Utf8.IsValid(line)) throw new QemuException(QemuError.QmpProtocolError, $"the QMP greeting is not UTF-8: {Excerpt(line)}");
         try
         {
             using JsonDocument greeting = JsonDocument.Parse(line);
@@ -47,7 +48,15 @@ public sealed partial class QmpClient
                 byte[]? line = await _reader.ReadLineAsync(_stop.Token).ConfigureAwait(false);
                 if (line == null) break;
                 if (line.Length == 0) continue;
-                failure = Dispatch(line);
+                try
+                {
+                    failure = Dispatch(line);
+                }
+                catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or JsonException)
+                {
+                    // A shape of JSON Dispatch did not foresee: still a protocol error, and every caller hears of it.
+                    failure = new QemuException(QemuError.QmpProtocolError, $"QEMU sent a line this client cannot read: {Excerpt(line)}", e);
+                }
                 if (failure != null) break;
             }
         }
@@ -75,6 +84,8 @@ public sealed partial class QmpClient
     /// <summary>Handles one line; returns the failure that ends the connection, or null.</summary>
     private QemuException? Dispatch(byte[] line)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(line)) // JsonDocument checks strings' UTF-8 only when they are read
+            return new QemuException(QemuError.QmpProtocolError, $"QEMU sent a line that is not UTF-8: {Excerpt(line)}");
         JsonDocument document;
         try
         {
@@ -95,7 +106,7 @@ public sealed partial class QmpClient
             }
             bool isReturn = root.TryGetProperty("return", out JsonElement value), isError = root.TryGetProperty("error", out JsonElement error);
             if (!isReturn && !isError) return new QemuException(QemuError.QmpProtocolError, $"QEMU sent neither a reply nor an event: {Excerpt(line)}");
-            if (!root.TryGetProperty("id", out JsonElement idElement) || !idElement.TryGetInt64(out long id) || id <= 0 || id > Interlocked.Read(ref _nextId))
+            if (!root.TryGetProperty("id", out JsonElement idElement) || idElement.ValueKind != JsonValueKind.Number || !idElement.TryGetInt64(out long id) || id <= 0 || id > Interlocked.Read(ref _nextId))
                 return new QemuException(QemuError.QmpProtocolError, $"QEMU sent a reply to no command this client sent: {Excerpt(line)}");
             if (!_pending.TryGetValue(id, out PendingCommand? waiter)) return null; // the late reply of a command that timed out
             if (isReturn) waiter.Reply.TrySetResult(value.Clone());

@@ -17,8 +17,8 @@ public sealed record QmpEvent(string Name, JsonElement Data, DateTimeOffset? Tim
         JsonElement data = root.TryGetProperty("data", out JsonElement d) ? d.Clone() : default;
         DateTimeOffset? time = null;
         if (root.TryGetProperty("timestamp", out JsonElement t) && t.ValueKind == JsonValueKind.Object
-            && t.TryGetProperty("seconds", out JsonElement s) && s.TryGetInt64(out long seconds)
-            && t.TryGetProperty("microseconds", out JsonElement u) && u.TryGetInt64(out long micro)
+            && t.TryGetProperty("seconds", out JsonElement s) && JsonNumbers.TryInt64(s, out long seconds)
+            && t.TryGetProperty("microseconds", out JsonElement u) && JsonNumbers.TryInt64(u, out long micro)
             && seconds is >= 0 and < 253402300799 && micro is >= 0 and < 1_000_000)
             time = DateTimeOffset.FromUnixTimeSeconds(seconds).AddTicks(micro * 10);
         return new QmpEvent(name, data, time);

@@ -36,7 +36,7 @@ public sealed class KernelModulesTests : IDisposable
     [Fact]
     public void Plain_gzip_and_xz_modules_read_back_decompressed()
     {
-        byte[] content = "module bytes for the decompression test\n"u8.ToArray();
+        byte[] content = "\u007fELF module bytes for the decompression test\n"u8.ToArray();
         KernelModules modules = Tree("kernel/plain.ko:", "kernel/gz.ko.gz:", "kernel/xz.ko.xz:");
         Directory.CreateDirectory(Path.Combine(_dir, "kernel"));
         File.WriteAllBytes(Path.Combine(_dir, "kernel/plain.ko"), content);
@@ -46,6 +46,8 @@ public sealed class KernelModulesTests : IDisposable
         foreach (string name in new[] { "plain", "gz", "xz" }) Assert.Equal(content, modules.ReadModule(name, busybox));
         File.WriteAllBytes(Path.Combine(_dir, "kernel/xz.ko.xz"), [1, 2, 3]);
         Assert.Equal(QemuError.ModulesNotFound, Assert.Throws<QemuException>(() => modules.ReadModule("xz", busybox)).Error);
+        File.WriteAllBytes(Path.Combine(_dir, "kernel/plain.ko"), "not elf"u8.ToArray());
+        Assert.Equal(QemuError.ModulesNotFound, Assert.Throws<QemuException>(() => modules.ReadModule("plain", busybox)).Error);
     }
 
     [Fact]
