@@ -33,7 +33,7 @@ internal static class CommandRunner
         {
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is GmmException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or FormatException)
+        catch (Exception e) when (e is GmmException or GuestMemory.Qemu.QemuException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or FormatException)
         {
             AnsiConsole.MarkupLineInterpolated($"[red]gmm: {e.Message}[/]");
             return 2;

@@ -63,7 +63,7 @@ public static class RunDirectory
     {
         var found = new List<GuestRecord>();
         if (!Directory.Exists(Root)) return found;
-        foreach (string owner in Directory.GetDirectories(Root))
+        foreach (string owner in OwnerDirectories())
         {
             if (!OwnerAlive(owner)) continue;
             foreach (string guest in Directory.GetDirectories(owner))
@@ -84,7 +84,7 @@ public static class RunDirectory
     {
         if (!Directory.Exists(Root)) return 0;
         int killed = 0;
-        foreach (string owner in Directory.GetDirectories(Root))
+        foreach (string owner in OwnerDirectories())
         {
             if (OwnerAlive(owner)) continue;
             foreach (string guest in Directory.GetDirectories(owner))
@@ -97,6 +97,10 @@ public static class RunDirectory
         }
         return killed;
     }
+
+    /// <summary>The owners' folders: those named by a pid (anything else in the root is left alone).</summary>
+    private static IEnumerable<string> OwnerDirectories() =>
+        Directory.GetDirectories(Root).Where(d => int.TryParse(Path.GetFileName(d), NumberStyles.None, CultureInfo.InvariantCulture, out _));
 
     /// <summary>True when <paramref name="pid"/> runs a command line that names <paramref name="guestDirectory"/>.</summary>
     internal static bool IsQemuOf(int pid, string guestDirectory) =>

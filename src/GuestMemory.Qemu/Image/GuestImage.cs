@@ -35,6 +35,9 @@ public sealed record GuestImage(string Path, GuestKernel Kernel, IReadOnlyList<s
     /// <summary>What to install when busybox is missing or not static.</summary>
     public const string BusyboxHint = "install Debian's busybox-static (apt-get install --no-install-recommends busybox-static)";
 
+    /// <summary>Where <see cref="BuildCached"/> keeps images unless told otherwise: <c>$TMPDIR/gmm-qemu-images</c>.</summary>
+    public static string DefaultCacheDirectory => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "gmm-qemu-images");
+
     /// <summary>The init script's text (an embedded resource of this assembly).</summary>
     public static string InitScript { get; } = ReadInitScript();
 

@@ -63,7 +63,7 @@ run() { # run COMMAND ARGS...
     drop-caches) sync && echo 3 > /proc/sys/vm/drop_caches ;;
     fill) fill "$@" ;;
     free) rm -f "/tmp/w/$1" ;;
-    free-all) rm -rf /tmp/w/* ;;
+    free-all) rm -rf /tmp/w && mkdir /tmp/w ;; # no glob: the loop runs with set -f
     copy) cp -a "$1" "/tmp/w/$2" ;;
     idle) sleep "$1" ;;
     sync) sync ;;

@@ -59,6 +59,25 @@ public sealed class GuestRam : IDisposable
         return new GuestRam(handle, fd, size, name);
     }
 
+    /// <summary>
+    /// Opens, read-only, the RAM of a guest another process owns, by the path of its memfd
+    /// (<see cref="GuestRecord.RamPath"/>: <c>/proc/OWNER/fd/N</c>, which the same user or root may open).
+    /// </summary>
+    /// <exception cref="QemuException"><see cref="QemuError.GuestNotFound"/> when the path does not open.</exception>
+    public static GuestRam Open(string path, string name)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(name);
+        SafeFileHandle handle;
+        try { handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new QemuException(QemuError.GuestNotFound, $"the RAM of guest {name} ({path}) cannot be opened: {e.Message}", e);
+        }
+        long size = RandomAccess.GetLength(handle);
+        return new GuestRam(handle, (int)handle.DangerousGetHandle(), size, name);
+    }
+
     /// <summary>The guest (and memfd) name.</summary>
     public string Name { get; }
 
