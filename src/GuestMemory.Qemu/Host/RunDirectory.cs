@@ -32,6 +32,7 @@ public static class RunDirectory
                 string dir = Path.Combine(Root, Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
                 Directory.CreateDirectory(dir);
                 File.WriteAllText(Path.Combine(dir, OwnerFile), $"{Environment.ProcessId} {ProcessInfo.StartTime(Environment.ProcessId)}\n");
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteQuietly(dir); // what is left of it (a killed process leaves it to ReapStale)
                 return _own = dir;
             }
         }
@@ -92,10 +93,15 @@ public static class RunDirectory
                 GuestRecord? record = ReadRecord(guest);
                 if (record != null && IsQemuOf(record.QemuPid, guest) && QemuNative.Kill(record.QemuPid, QemuNative.Sigkill) == 0) killed++;
             }
-            try { Directory.Delete(owner, recursive: true); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* another process reaps it at the same time */ }
+            DeleteQuietly(owner); // another process may reap it at the same time
         }
         return killed;
+    }
+
+    private static void DeleteQuietly(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* gone already, or busy: ReapStale takes it later */ }
     }
 
     /// <summary>The owners' folders: those named by a pid (anything else in the root is left alone).</summary>

@@ -15,6 +15,21 @@ internal static class QemuCommand
         return qemu;
     }
 
+    /// <summary>
+    /// Keeps a text option to <paramref name="values"/> with one short line when it is not
+    /// (System.CommandLine's own check lists the values on lines of their own).
+    /// </summary>
+    internal static Option<string> OneOf(Option<string> option, params string[] values)
+    {
+        option.Validators.Add(r =>
+        {
+            string? value = r.GetValueOrDefault<string>();
+            if (value != null && !values.Contains(value, StringComparer.Ordinal))
+                r.AddError($"{option.Name} must be {string.Join(", ", values[..^1])} or {values[^1]}, not '{value}'");
+        });
+        return option;
+    }
+
     /// <summary>The options that choose a guest's kernel, image and accelerator, shared by the commands that start guests.</summary>
     internal sealed class GuestSetup
     {
@@ -23,7 +38,7 @@ internal static class QemuCommand
         public readonly Option<string?> Modules = new("--modules") { Description = "The kernel's module folder (lib/modules/VERSION); default: found beside the kernel" };
         public readonly Option<string> Accel = new("--accel") { Description = "CPU accelerator: auto (kvm only where it works), tcg or kvm", DefaultValueFactory = _ => "auto" };
 
-        public GuestSetup() => Accel.AcceptOnlyFromAmong("auto", "tcg", "kvm");
+        public GuestSetup() => OneOf(Accel, "auto", "tcg", "kvm");
 
         public void AddTo(Command command)
         {

@@ -28,7 +28,7 @@ internal static class QemuRunCommand
         ram.Within(64, 65536, " MiB");
         cpus.Within(1, 16);
         seconds.Within(0, 7 * 86400, " seconds");
-        workload.AcceptOnlyFromAmong("idle", "mixed");
+        QemuCommand.OneOf(workload, "idle", "mixed");
         prefix.Validators.Add(r =>
         {
             string value = r.GetValueOrDefault<string>() ?? "";
@@ -103,7 +103,7 @@ internal static class QemuRunCommand
         if (settings.Live)
             await AnsiConsole.Live(new Table()).AutoClear(false).StartAsync(context => Loop(s => { context.UpdateTarget(QemuRunView.Table(s)); context.Refresh(); }));
         else
-            await Loop(s => AnsiConsole.WriteLine(QemuRunView.Line(s)));
+            await Loop(s => Console.Out.WriteLine(QemuRunView.Line(s))); // plain lines, not wrapped at the console width
     }
 
     /// <summary>
