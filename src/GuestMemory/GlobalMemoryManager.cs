@@ -3,6 +3,7 @@ using GuestMemory.Compaction;
 using GuestMemory.Diagnostics;
 using GuestMemory.Fusion;
 using GuestMemory.Gmm;
+using GuestMemory.Host;
 using GuestMemory.Phys;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -25,7 +26,7 @@ namespace GuestMemory;
 /// <see cref="Interlocked"/>; everything else by the layers' own locks.</remarks>
 public sealed partial class GlobalMemoryManager : IDisposable
 {
-    private readonly Lock _vmsLock = new();
+    private readonly RankedLock _vmsLock = new(LockRank.Manager);
     private readonly List<VirtualMachine> _vms = [];
     private readonly ILogger _log;
     private bool _disposed;
@@ -81,7 +82,7 @@ public sealed partial class GlobalMemoryManager : IDisposable
     internal DeferredFrees Deferred { get; }
 
     /// <summary>The live VMs.</summary>
-    public IReadOnlyList<VirtualMachine> Vms { get { lock (_vmsLock) return _vms.ToArray(); } }
+    public IReadOnlyList<VirtualMachine> Vms { get { using (_vmsLock.EnterScope()) return _vms.ToArray(); } }
 
     /// <summary>The Gmm's global figures.</summary>
     public GmmStatistics Statistics => Pages.GetStatistics();
@@ -95,28 +96,32 @@ public sealed partial class GlobalMemoryManager : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        lock (_vmsLock)
+        VirtualMachine vm;
+        using (_vmsLock.EnterScope())
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             long ramPages = options.RamSize >> Paging.PageShift;
             VmHandle handle = Pages.RegisterVm(options.Name, new AccountPages(ramPages + HandyPages.Capacity, 0, 0), options.Policy, options.Priority);
             var memory = new GuestPhysicalMemory(handle, Pages, Pages.Host, Deferred, pages => GrowReservation(handle, pages));
             memory.RegisterRam(0, (ulong)options.RamSize, "ram", reserve: false);
-            var vm = new VirtualMachine(this, options, handle, memory);
+            vm = new VirtualMachine(this, options, handle, memory);
             _vms.Add(vm);
-            _log.LogInformation("created {Vm} with {RamMib} MiB of RAM", vm, options.RamSize >> 20);
-            return vm;
         }
+        _log.LogInformation("created {Vm} with {RamMib} MiB of RAM", vm, options.RamSize >> 20);
+        return vm;
     }
 
-    /// <summary>Destroys a VM (same as disposing it).</summary>
-    public void DestroyVm(VirtualMachine vm)
+    /// <summary>Destroys a VM (same as disposing it). Nothing happens for a VM already destroyed.</summary>
+    /// <exception cref="GmmException"><see cref="GmmError.PageLocked"/> while a page of it is mapped (nothing changes).</exception>
+    public void DestroyVm(VirtualMachine vm) => DestroyVm(vm, force: false);
+
+    private void DestroyVm(VirtualMachine vm, bool force)
     {
         ArgumentNullException.ThrowIfNull(vm);
-        lock (_vmsLock)
+        using (_vmsLock.EnterScope())
         {
             if (!_vms.Contains(vm)) return;
-            vm.Memory.Destroy();
+            vm.Memory.Destroy(force);
             Pages.DestroyVm(vm.Handle);
             _vms.Remove(vm);
         }
@@ -145,10 +150,15 @@ public sealed partial class GlobalMemoryManager : IDisposable
         if (problems.Count > 0) throw new GmmException(GmmError.ConsistencyCheckFailed, string.Join(Environment.NewLine, problems));
     }
 
-    /// <summary>Stops the balloon controller, fusion and compaction, destroys every VM and releases the host memory.</summary>
+    /// <summary>
+    /// Stops the balloon controller, fusion and compaction, destroys every VM and releases the host memory.
+    /// Afterwards every call through a VM, its memory or an accessor fails with <see cref="GmmError.VmDestroyed"/>,
+    /// and the manager's own calls with <see cref="ObjectDisposedException"/>. A page mapping still held
+    /// keeps the host range mapped until it is disposed (its span then reads what the page last held).
+    /// </summary>
     public void Dispose()
     {
-        lock (_vmsLock)
+        using (_vmsLock.EnterScope())
         {
             if (_disposed) return;
             _disposed = true;
@@ -157,10 +167,14 @@ public sealed partial class GlobalMemoryManager : IDisposable
         BalloonController?.Dispose();
         Fusion.Stop();
         Compactor.Dispose();
-        foreach (VirtualMachine vm in Vms)
+        VirtualMachine[] vms = [.. Vms];
+        // First no VM may access or allocate any more, then each lets its pages go: a page one VM frees
+        // during the teardown can never reach another VM's guest or mapping.
+        foreach (VirtualMachine vm in vms) vm.Memory.Shutdown();
+        foreach (VirtualMachine vm in vms)
         {
-            try { DestroyVm(vm); }
-            catch (GmmException e) when (e.Error == GmmError.PageLocked) { _log.LogWarning("{Vm} still had mapped pages at shutdown", vm); }
+            if (vm.Memory.HasMappings) _log.LogWarning("{Vm} still had mapped pages at shutdown; the host memory stays mapped until they are disposed", vm);
+            DestroyVm(vm, force: true);
         }
         Pages.Dispose();
     }

@@ -41,7 +41,30 @@ public sealed partial class VirtualMachine : IDisposable
     public bool IsDestroyed => Memory.IsDestroyed;
 
     /// <summary>The VM's accounts in the Gmm (reserved, allocated, shared, ballooned).</summary>
-    public GmmVmStatistics Accounts => Manager.Pages.GetVmStatistics(Handle);
+    /// <exception cref="GmmException"><see cref="GmmError.VmDestroyed"/> once the VM is destroyed.</exception>
+    public GmmVmStatistics Accounts
+    {
+        get
+        {
+            ThrowIfDestroyed();
+            try
+            {
+                return Manager.Pages.GetVmStatistics(Handle);
+            }
+            catch (GmmException e) when (e.Error == GmmError.VmNotFound)
+            {
+                throw Destroyed(); // destroyed meanwhile: the handle's generation is gone
+            }
+        }
+    }
+
+    /// <summary>Throws <see cref="GmmError.VmDestroyed"/> once the VM is destroyed.</summary>
+    internal void ThrowIfDestroyed()
+    {
+        if (IsDestroyed) throw Destroyed();
+    }
+
+    private GmmException Destroyed() => new(GmmError.VmDestroyed, $"{this} was destroyed");
 
     /// <summary>Destroys the VM. Throws <see cref="GmmError.PageLocked"/> (and changes nothing) while a page is mapped.</summary>
     public void Dispose() => Manager.DestroyVm(this);

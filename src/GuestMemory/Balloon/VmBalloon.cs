@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GuestMemory.Host;
 
 namespace GuestMemory.Balloon;
 
@@ -17,13 +18,16 @@ namespace GuestMemory.Balloon;
 /// the target. The clock starts when it stops being settled (a new target, or a guest reset emptying the
 /// balloon) and is not restarted by further target changes, so <see cref="Settled"/> reports how long the
 /// VM really waited. Unreachable targets (the guest uses the pages) never settle.</para>
-/// <para><b>Locking.</b> <c>_lock</c> guards the target, the driver and the settling state. Lock order:
-/// this lock, then the Gmm's lock or the driver's own; the driver is called under it only through
-/// <see cref="IBalloonDriver.SetTarget"/>, which must not call back. Events are raised outside it.</para>
+/// <para><b>Locking.</b> <c>_lock</c> guards the target, the driver and the settling state; the Gmm is
+/// called under it, nothing else. The driver is never called under it (a driver may do I/O, as the QEMU
+/// driver does over QMP): <c>_delivery</c> is held while a target goes to the driver, so targets reach it
+/// one at a time and in the order they were set (each delivery reads the newest target). Events are
+/// raised outside both. Lock order: <c>_delivery</c>, <c>_lock</c>, the Gmm.</para>
 /// </remarks>
 public sealed class VmBalloon
 {
-    private readonly Lock _lock = new();
+    private readonly RankedLock _delivery = new(LockRank.BalloonDelivery);
+    private readonly RankedLock _lock = new(LockRank.Balloon);
     private readonly VirtualMachine _vm;
     private IBalloonDriver? _driver;
     private long _target;
@@ -56,16 +60,16 @@ public sealed class VmBalloon
     public int Weight { get; }
 
     /// <summary>The balloon size the host asks for, in pages (initially <see cref="MinimumTargetPages"/>).</summary>
-    public long TargetPages { get { lock (_lock) return _target; } }
+    public long TargetPages { get { using (_lock.EnterScope()) return _target; } }
 
     /// <summary>The guest's balloon driver, or null while the guest runs none.</summary>
-    public IBalloonDriver? Driver { get { lock (_lock) return _driver; } }
+    public IBalloonDriver? Driver { get { using (_lock.EnterScope()) return _driver; } }
 
     /// <summary>True while the balloon holds exactly its target.</summary>
-    public bool IsSettled { get { lock (_lock) return _unsettledSince == 0; } }
+    public bool IsSettled { get { using (_lock.EnterScope()) return _unsettledSince == 0; } }
 
     /// <summary>How many times the balloon reached its target after waiting for it.</summary>
-    public long SettledTargets { get { lock (_lock) return _settledTargets; } }
+    public long SettledTargets { get { using (_lock.EnterScope()) return _settledTargets; } }
 
     /// <summary>
     /// Raised (on the driver's thread) when the balloon reaches its target, with how long it was away
@@ -81,20 +85,26 @@ public sealed class VmBalloon
     public void Attach(IBalloonDriver driver)
     {
         ArgumentNullException.ThrowIfNull(driver);
-        lock (_lock)
+        using (_delivery.EnterScope())
         {
-            if (_driver != null) throw new GmmException(GmmError.InvalidArgument, $"{_vm} already has a balloon driver; detach it first");
-            _driver = driver;
-            _lastWanted = 0;
-            driver.StatusChanged += OnDriverStatusChanged;
-            driver.SetTarget(_target);
+            long target;
+            using (_lock.EnterScope())
+            {
+                ThrowIfDestroyed();
+                if (_driver != null) throw new GmmException(GmmError.InvalidArgument, $"{_vm} already has a balloon driver; detach it first");
+                _driver = driver;
+                _lastWanted = 0;
+                driver.StatusChanged += OnDriverStatusChanged;
+                target = _target;
+            }
+            driver.SetTarget(target);
         }
     }
 
     /// <summary>Disconnects the driver (the guest stopped its additions); the balloon keeps its pages.</summary>
     public void Detach()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (_driver == null) return;
             _driver.StatusChanged -= OnDriverStatusChanged;
@@ -107,7 +117,7 @@ public sealed class VmBalloon
     /// (requested versus actually ballooned, see <see cref="Gmm.GmmVmStatistics"/>) and the driver gets it.
     /// </summary>
     /// <exception cref="GmmException"><see cref="GmmError.BalloonTargetOutOfRange"/> outside
-    /// <see cref="MinimumTargetPages"/>..<see cref="MaximumTargetPages"/>; <see cref="GmmError.VmNotFound"/>
+    /// <see cref="MinimumTargetPages"/>..<see cref="MaximumTargetPages"/>; <see cref="GmmError.VmDestroyed"/>
     /// after the VM is destroyed. Nothing changes then.</exception>
     public void SetTarget(long pages)
     {
@@ -115,16 +125,27 @@ public sealed class VmBalloon
             throw new GmmException(GmmError.BalloonTargetOutOfRange,
                 $"a balloon of {pages} pages would leave {_vm} {Mib(RamPages - pages)} MiB of RAM, outside its {Mib(RamPages - MaximumTargetPages)}..{Mib(RamPages - MinimumTargetPages)} MiB (minimum..maximum)");
         TimeSpan? settled;
-        lock (_lock)
+        using (_delivery.EnterScope())
         {
-            _vm.Manager.Pages.RequestBalloon(_vm.Handle, pages);
-            _target = pages;
-            // Start the settling clock before the driver hears of the target: a fast guest could otherwise
-            // reach it first, and the clock would never start nor the settling be reported.
-            settled = TrackSettling();
-            _driver?.SetTarget(pages);
+            IBalloonDriver? driver;
+            using (_lock.EnterScope())
+            {
+                ThrowIfDestroyed();
+                _vm.Manager.Pages.RequestBalloon(_vm.Handle, pages);
+                _target = pages;
+                // Start the settling clock before the driver hears of the target: a fast guest could otherwise
+                // reach it first, and the clock would never start nor the settling be reported.
+                settled = TrackSettling();
+                driver = _driver;
+            }
+            driver?.SetTarget(pages);
         }
         RaiseSettled(settled);
+    }
+
+    private void ThrowIfDestroyed()
+    {
+        if (_vm.IsDestroyed) throw new GmmException(GmmError.VmDestroyed, $"{_vm} was destroyed");
     }
 
     /// <summary>The driver reported progress or demand: note settling, and wake the controller when needed.</summary>
@@ -132,7 +153,7 @@ public sealed class VmBalloon
     {
         TimeSpan? settled;
         bool wantsMore;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (_driver == null) return;
             long wanted = _driver.Status.WantedPages;
@@ -142,7 +163,7 @@ public sealed class VmBalloon
             {
                 settled = TrackSettling();
             }
-            catch (GmmException e) when (e.Error == GmmError.VmNotFound)
+            catch (GmmException e) when (e.Error is GmmError.VmNotFound or GmmError.VmDestroyed)
             {
                 return; // the VM is being destroyed
             }

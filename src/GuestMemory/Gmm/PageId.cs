@@ -28,14 +28,32 @@ public readonly record struct PageId(uint Value)
     public override string ToString() => IsNil ? "page:nil" : $"page:{ChunkId}/{Index}";
 }
 
-/// <summary>A VM's handle in the Gmm (the seed's hGVM): 1..65535, zero is NIL.</summary>
-public readonly record struct VmHandle(ushort Value)
+/// <summary>
+/// A VM's handle in the Gmm (the seed's hGVM): its slot (1..65535, reused lowest first; zero is NIL)
+/// and the generation of the registration that holds the slot. A slot is reused once its VM is gone,
+/// but a generation never is, so a handle kept past its VM's destruction names no VM
+/// (<see cref="GmmError.VmNotFound"/>) instead of silently naming the slot's next VM.
+/// </summary>
+public readonly record struct VmHandle
 {
+    /// <summary>A handle for <paramref name="slot"/> with <paramref name="generation"/> (0 names no registration: NIL or a made-up handle).</summary>
+    public VmHandle(ushort slot, uint generation = 0)
+    {
+        Value = slot;
+        Generation = generation;
+    }
+
     /// <summary>No VM.</summary>
     public static readonly VmHandle Nil = default;
 
+    /// <summary>The slot (1..65535): what a private page's state word records as its owner.</summary>
+    public ushort Value { get; }
+
+    /// <summary>Which registration of the slot this handle names (unique per manager, never reused).</summary>
+    public uint Generation { get; }
+
     /// <inheritdoc/>
-    public override string ToString() => $"vm:{Value}";
+    public override string ToString() => $"vm:{Value}.{Generation}";
 }
 
 /// <summary>The three memory accounts of a VM (seed: GMMACCOUNT).</summary>

@@ -13,7 +13,7 @@ public sealed unsafe partial class PageManager
         foreach (ref readonly PageDescriptor d in pages)
             if (d.GuestFrame > PageWord.NilGuestFrame)
                 throw new GmmException(GmmError.InvalidArgument, $"guest frame {d.GuestFrame:x} is beyond 2^40");
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             CheckLimits(owner, account, pages.Length);
@@ -26,7 +26,7 @@ public sealed unsafe partial class PageManager
     public int AllocateHandyPages(VmHandle vm, ReadOnlySpan<PageDescriptor> updates, Span<PageDescriptor> newPages)
     {
         int granted;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             foreach (ref readonly PageDescriptor u in updates)
@@ -58,7 +58,7 @@ public sealed unsafe partial class PageManager
     public void FreePages(VmHandle vm, GmmAccount account, ReadOnlySpan<PageId> pages)
     {
         CheckAccount(account);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             ValidateFree(owner, account, pages);

@@ -8,7 +8,7 @@ public sealed partial class PageManager
     /// </summary>
     public void RequestBalloon(VmHandle vm, long targetPages)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             if (targetPages < 0 || targetPages > owner.Reserved[0])
@@ -24,7 +24,7 @@ public sealed partial class PageManager
     {
         if (ballooned < 0 || pagesToFree.Length > ballooned)
             throw new GmmException(GmmError.InvalidArgument, $"{pagesToFree.Length} pages to free for {ballooned} ballooned pages");
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             CheckBalloonFits(owner, ballooned, pagesToFree.Length);
@@ -49,7 +49,7 @@ public sealed partial class PageManager
     {
         if (ballooned < 0 || pagesFreedLater < 0 || pagesFreedLater > ballooned)
             throw new GmmException(GmmError.InvalidArgument, $"{pagesFreedLater} pages freed later for {ballooned} ballooned pages");
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             CheckBalloonFits(owner, ballooned, pagesFreedLater);
@@ -79,7 +79,7 @@ public sealed partial class PageManager
     public void DeflatedBalloon(VmHandle vm, long pages)
     {
         if (pages < 0) throw new GmmException(GmmError.InvalidArgument, $"cannot deflate {pages} pages");
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             if (pages > owner.Ballooned)
@@ -93,7 +93,7 @@ public sealed partial class PageManager
     /// <inheritdoc/>
     public void ResetBalloon(VmHandle vm)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             _ballooned -= owner.Ballooned;

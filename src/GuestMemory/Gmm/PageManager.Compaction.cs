@@ -28,7 +28,7 @@ public sealed partial class PageManager
     /// <summary>Every committed chunk's occupancy, in id order.</summary>
     public IReadOnlyList<ChunkOccupancy> GetChunkOccupancy()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var spares = new HashSet<Chunk>(_spareChunks);
             return _chunks.All()
@@ -41,7 +41,7 @@ public sealed partial class PageManager
     /// <summary>A picture of every chunk, page by page (for the chunk map report).</summary>
     public IReadOnlyList<ChunkPicture> GetChunkMap()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var pictures = new List<ChunkPicture>(_chunks.Count);
             foreach (Chunk chunk in _chunks.All())
@@ -52,7 +52,7 @@ public sealed partial class PageManager
                 {
                     ulong word = chunk.Pages[i];
                     states[i] = PageWord.State(word);
-                    if (states[i] == HostPageState.Private) owners[i] = new VmHandle(PageWord.Vm(word));
+                    if (states[i] == HostPageState.Private) owners[i] = HandleOfSlot(PageWord.Vm(word));
                 }
                 pictures.Add(new ChunkPicture(chunk.Id, states, owners));
             }
@@ -66,7 +66,7 @@ public sealed partial class PageManager
     /// </summary>
     internal bool BeginEvacuation(int chunkId)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             Chunk? chunk = _chunks[chunkId];
             if (chunk?.Set == null || chunk.Evacuating) return false;
@@ -78,7 +78,7 @@ public sealed partial class PageManager
     /// <summary>Gives a chunk back to allocation (if it still has pages; an emptied one is already gone).</summary>
     internal void EndEvacuation(int chunkId)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             Chunk? chunk = _chunks[chunkId];
             if (chunk is { Evacuating: true, Set: not null }) chunk.Set.Resume(chunk);
@@ -93,7 +93,7 @@ public sealed partial class PageManager
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // rare and long: skip the unoptimised tier
     internal void CollectMovablePages(int chunkId, List<MovablePage> privatePages, List<PageId> sharedPages)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             Chunk? chunk = _chunks[chunkId];
             if (chunk is not { Evacuating: true }) return;
@@ -103,7 +103,7 @@ public sealed partial class PageManager
                 switch (PageWord.State(word))
                 {
                     case HostPageState.Private when PageWord.Account(word) == GmmAccount.Base && PageWord.GuestFrame(word) != PageWord.NilGuestFrame:
-                        privatePages.Add(new MovablePage(PageId.From(chunkId, i), new VmHandle(PageWord.Vm(word)), PageWord.GuestFrame(word)));
+                        privatePages.Add(new MovablePage(PageId.From(chunkId, i), HandleOfSlot(PageWord.Vm(word)), PageWord.GuestFrame(word)));
                         break;
                     case HostPageState.Shared:
                         sharedPages.Add(PageId.From(chunkId, i));
@@ -121,7 +121,7 @@ public sealed partial class PageManager
     /// </summary>
     internal (long Account, long Host) MoveRoom(VmHandle vm)
     {
-        lock (_lock) return (GetVm(vm).Headroom(GmmAccount.Base), HostRoom());
+        using (_lock.EnterScope()) return (GetVm(vm).Headroom(GmmAccount.Base), HostRoom());
     }
 
     /// <summary>
@@ -133,7 +133,7 @@ public sealed partial class PageManager
     /// <exception cref="GmmException"><see cref="GmmError.HostOutOfMemory"/> when the OS refuses a new chunk and no other has room.</exception>
     internal int AllocateMoveTargets(VmHandle vm, Span<PageDescriptor> pages)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             int granted = (int)Math.Clamp(Math.Min(owner.Headroom(GmmAccount.Base), HostRoom()), 0, pages.Length);

@@ -14,7 +14,7 @@ public sealed partial class PageManager
     /// <remarks>Splits the chunk's huge page, if it had one: the price of returning memory without moving pages.</remarks>
     public long DiscardFreePages()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             long discarded = 0;
             foreach (Chunk chunk in _chunks.All())

@@ -9,12 +9,12 @@ public sealed partial class PageManager
     /// <exception cref="GmmException"><see cref="GmmError.PageNotFound"/> when the page is in no live chunk.</exception>
     public HostPageInfo InspectPage(PageId page)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ulong word = Find(page).Word;
             return PageWord.State(word) switch
             {
-                HostPageState.Private => new HostPageInfo(HostPageState.Private, new VmHandle(PageWord.Vm(word)), PageWord.Account(word), PageWord.GuestFrame(word), 0, 0),
+                HostPageState.Private => new HostPageInfo(HostPageState.Private, HandleOfSlot(PageWord.Vm(word)), PageWord.Account(word), PageWord.GuestFrame(word), 0, 0),
                 HostPageState.Shared => new HostPageInfo(HostPageState.Shared, VmHandle.Nil, GmmAccount.Base, PageWord.NilGuestFrame, PageWord.References(word), PageWord.Checksum(word)),
                 _ => new HostPageInfo(HostPageState.Free, VmHandle.Nil, GmmAccount.Base, PageWord.NilGuestFrame, 0, 0),
             };
@@ -24,7 +24,7 @@ public sealed partial class PageManager
     /// <summary>A copy of the VM's shared references: shared page id → count.</summary>
     public IReadOnlyDictionary<PageId, int> GetSharedReferences(VmHandle vm)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
             return GetVm(vm).SharedRefs.ToDictionary(kv => new PageId(kv.Key), kv => kv.Value);
     }
 }

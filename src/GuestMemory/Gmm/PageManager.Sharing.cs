@@ -13,7 +13,7 @@ public sealed unsafe partial class PageManager
     /// </remarks>
     public PageId AllocateSharedPage(VmHandle vm, uint checksum)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             if (AllocatedHostPages + 1 > MaxPages)
@@ -38,7 +38,7 @@ public sealed unsafe partial class PageManager
     /// <summary>Adds <paramref name="count"/> references of <paramref name="vm"/> to a shared page at once, or none (the compactor switches many entries to one page).</summary>
     internal void AddSharedReferences(VmHandle vm, PageId shared, int count)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             (Chunk chunk, ulong word) = Find(shared);
@@ -53,7 +53,7 @@ public sealed unsafe partial class PageManager
     /// <summary>The stored checksum and reference count of a shared page.</summary>
     public (uint Checksum, uint References) GetSharedPageInfo(PageId shared)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ulong word = Find(shared).Word;
             if (PageWord.State(word) != HostPageState.Shared) throw new GmmException(GmmError.PageNotShared, $"{shared} is not a shared page");

@@ -5,7 +5,7 @@ public sealed partial class PageManager
     /// <summary>A consistent snapshot of the global figures (seed: GMMR0QueryStatistics).</summary>
     public GmmStatistics GetStatistics()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             return new GmmStatistics
             {
@@ -30,7 +30,7 @@ public sealed partial class PageManager
     /// <summary>A consistent snapshot of one VM's figures.</summary>
     public GmmVmStatistics GetVmStatistics(VmHandle vm)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm v = GetVm(vm);
             return new GmmVmStatistics
@@ -54,7 +54,7 @@ public sealed partial class PageManager
     /// <summary>Every live VM's handle.</summary>
     public IReadOnlyList<VmHandle> GetVmHandles()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
             return _vms.Where(v => v != null).Select(v => v!.Handle).ToArray();
     }
 }

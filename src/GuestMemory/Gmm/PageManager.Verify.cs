@@ -16,7 +16,7 @@ public sealed partial class PageManager
     /// </summary>
     public IReadOnlyList<string> FindInconsistencies()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var problems = new List<string>();
             var privateByVm = new Dictionary<(ushort, GmmAccount), long>();

@@ -14,12 +14,12 @@ public sealed unsafe partial class PageManager
         CheckReservationShape(reservation);
         if (policy is not (OvercommitPolicy.NoOvercommit or OvercommitPolicy.Overcommit)) throw new GmmException(GmmError.InvalidArgument, $"unknown policy {policy}");
         if (priority is not (VmPriority.Low or VmPriority.Normal or VmPriority.High)) throw new GmmException(GmmError.InvalidArgument, $"unknown priority {priority}");
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (_disposed) throw new ObjectDisposedException(nameof(PageManager));
             CheckReservationFits(reservation.Total, policy == OvercommitPolicy.NoOvercommit ? reservation.Total : 0);
             int slot = FreeVmSlot();
-            var vm = new GmmVm(new VmHandle((ushort)slot), name, _options.Placement.VmAffinity ? null : _commonSet) { Policy = policy, Priority = priority };
+            var vm = new GmmVm(new VmHandle((ushort)slot, checked(++_lastGeneration)), name, _options.Placement.VmAffinity ? null : _commonSet) { Policy = policy, Priority = priority };
             SetReservation(vm, reservation);
             _vms[slot] = vm;
             _vmCount++;
@@ -34,7 +34,7 @@ public sealed unsafe partial class PageManager
     public void UpdateReservation(VmHandle vm, AccountPages reservation)
     {
         CheckReservationShape(reservation);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             long delta = reservation.Total - owner.ReservedPages.Total;
@@ -47,7 +47,7 @@ public sealed unsafe partial class PageManager
     public void SetPriority(VmHandle vm, VmPriority priority)
     {
         if (priority is not (VmPriority.Low or VmPriority.Normal or VmPriority.High)) throw new GmmException(GmmError.InvalidArgument, $"unknown priority {priority}");
-        lock (_lock) GetVm(vm).Priority = priority;
+        using (_lock.EnterScope()) GetVm(vm).Priority = priority;
     }
 
     /// <summary>
@@ -56,7 +56,7 @@ public sealed unsafe partial class PageManager
     /// </summary>
     public void DestroyVm(VmHandle vm)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             foreach ((uint page, int count) in owner.SharedRefs.ToArray())
@@ -99,7 +99,7 @@ public sealed unsafe partial class PageManager
     /// </remarks>
     public nint MapUnmapChunk(VmHandle vm, int mapChunk, int unmapChunk)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
             if (mapChunk == 0 && unmapChunk == 0) throw new GmmException(GmmError.InvalidArgument, "neither a chunk to map nor one to unmap");

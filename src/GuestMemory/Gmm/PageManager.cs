@@ -25,7 +25,7 @@ namespace GuestMemory.Gmm;
 /// </remarks>
 public sealed unsafe partial class PageManager : IGmm, IDisposable
 {
-    private readonly Lock _lock = new();
+    private readonly RankedLock _lock = new(LockRank.Gmm);
     private readonly GmmOptions _options;
     private readonly ChunkIdMap _chunks;
     private readonly FreeSet _sharedSet = new("shared");
@@ -38,6 +38,8 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     private int _vmCount;
     /// <summary>Every VM slot below this one is taken, so the search for a free slot starts here (registration stays O(1) amortised).</summary>
     private int _noFreeVmSlotBelow = 1;
+    /// <summary>The generation of the last registration (handles name slot and generation, see <see cref="VmHandle"/>).</summary>
+    private uint _lastGeneration;
     private long _reservedPages;
     private long _noOvercommitReserved;
     private long _privatePages;
@@ -79,7 +81,7 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     /// <summary>A span over a live page, validated (for hosts that drive the Gmm directly).</summary>
     public Span<byte> GetPage(PageId page)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             (Chunk chunk, ulong word) = Find(page);
             if (PageWord.State(word) == HostPageState.Free)
@@ -92,24 +94,24 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     /// <summary>The state of a host page (for tests, tools and the compactor).</summary>
     public HostPageState GetPageState(PageId page)
     {
-        lock (_lock) return PageWord.State(Find(page).Word);
+        using (_lock.EnterScope()) return PageWord.State(Find(page).Word);
     }
 
     /// <summary>The owner, account and guest frame of a private page (the private counterpart of <see cref="GetSharedPageInfo"/>).</summary>
     public (VmHandle Owner, GmmAccount Account, ulong GuestFrame) GetPrivatePageInfo(PageId page)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ulong word = Find(page).Word;
             if (PageWord.State(word) != HostPageState.Private) throw new GmmException(GmmError.PageNotPrivate, $"{page} is not a private page");
-            return (new VmHandle(PageWord.Vm(word)), PageWord.Account(word), PageWord.GuestFrame(word));
+            return (HandleOfSlot(PageWord.Vm(word)), PageWord.Account(word), PageWord.GuestFrame(word));
         }
     }
 
     /// <summary>Releases the host range. Every page address becomes invalid.</summary>
     public void Dispose()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (_disposed) return;
             _disposed = true;
@@ -135,8 +137,12 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     {
         if (_disposed) throw new ObjectDisposedException(nameof(PageManager));
         GmmVm? vm = handle.Value < _vms.Length ? _vms[handle.Value] : null;
-        return vm ?? throw new GmmException(GmmError.VmNotFound, $"{handle} is not a registered VM");
+        if (vm == null || vm.Handle.Generation != handle.Generation) throw new GmmException(GmmError.VmNotFound, $"{handle} is not a registered VM");
+        return vm;
     }
+
+    /// <summary>The full handle of the VM in <paramref name="slot"/> (a private page's word records the slot only).</summary>
+    private VmHandle HandleOfSlot(ushort slot) => _vms[slot]?.Handle ?? new VmHandle(slot);
 
     // ---- chunk life cycle (under the lock) ----
 
@@ -187,7 +193,7 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
     /// <summary>Gives every spare chunk back to the host now (the compactor's last step).</summary>
     public int ReleaseSpareChunks(int keep = 0)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             int released = 0;
             while (_spareChunks.Count > Math.Max(0, keep))

@@ -127,6 +127,7 @@ public static class AccessEpoch
     public static void WaitForReaders(long tag)
     {
         if (IsInside) throw new InvalidOperationException("a thread inside an access section cannot wait for readers (it would wait for itself)");
+        LockOrder.AssertNoneHeldFrom(LockRank.Vm, "waiting for readers");
         if (SafeBefore() > tag) return;
         long ceiling = Current;
         var spin = new SpinWait();

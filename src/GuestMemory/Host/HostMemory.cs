@@ -51,6 +51,9 @@ public sealed unsafe class HostMemory : IDisposable
     /// <summary>Resident bytes of this host's reservation (guest memory alone), read from the kernel (<see cref="HostRss.ReadRangeBytes"/>).</summary>
     public long ResidentBytes() => HostRss.ReadRangeBytes(_mapping, (long)_mappingBytes);
 
+    /// <summary>False once the range is unmapped (after <see cref="Dispose"/> and the last page mapping let go).</summary>
+    internal bool IsMapped => Volatile.Read(ref _disposed) == 0;
+
     /// <summary>Chunks now backed by real memory.</summary>
     public int CommittedChunks => Volatile.Read(ref _committedChunks);
 
@@ -124,10 +127,28 @@ public sealed unsafe class HostMemory : IDisposable
             throw new GmmException(GmmError.ChunkNotFound, $"chunk id {chunkId} is outside 1..{MaxChunks}");
     }
 
-    /// <summary>Unmaps the whole range; every page address becomes invalid.</summary>
+    private int _mappingUses;
+    private int _disposeRequested;
+
+    /// <summary>
+    /// A caller now holds a span over a page of this range (a guest page mapping): the range stays mapped
+    /// until every such span is let go (<see cref="ReleaseMappingUse"/>), even past <see cref="Dispose"/>, so
+    /// a mapping kept across the manager's disposal reads stale memory instead of crashing the process.
+    /// </summary>
+    internal void AddMappingUse() => Interlocked.Increment(ref _mappingUses);
+
+    /// <summary>A span handed out with <see cref="AddMappingUse"/> is let go; the last one after Dispose unmaps.</summary>
+    internal void ReleaseMappingUse()
+    {
+        if (Interlocked.Decrement(ref _mappingUses) == 0 && Volatile.Read(ref _disposeRequested) != 0) Unmap();
+    }
+
+    /// <summary>Unmaps the whole range (once no page mapping is held any more); every page address becomes invalid.</summary>
     public void Dispose()
     {
-        Unmap();
+        // Interlocked: a full fence, so this store and the read below cannot pass each other (see ReleaseMappingUse).
+        Interlocked.Exchange(ref _disposeRequested, 1);
+        if (Volatile.Read(ref _mappingUses) == 0) Unmap();
         GC.SuppressFinalize(this);
     }
 

@@ -17,27 +17,27 @@ internal sealed class DeferredFrees(IGmm gmm)
 {
     /// <summary>Try to reclaim once this many pages are waiting.</summary>
     private const int ReclaimBatch = 256;
-    private readonly Lock _lock = new();
+    private readonly RankedLock _lock = new(LockRank.DeferredFrees);
     private readonly Queue<Item> _items = new();
-    private readonly Dictionary<ushort, int> _perVm = [];
+    private readonly Dictionary<VmHandle, int> _perVm = [];
     private PageId[] _batch = new PageId[ReclaimBatch];
 
     private readonly record struct Item(VmHandle Vm, PageId Page, long Tag);
 
     /// <summary>Pages waiting for readers to move on.</summary>
-    public int Count { get { lock (_lock) return _items.Count; } }
+    public int Count { get { using (_lock.EnterScope()) return _items.Count; } }
 
     /// <summary>Pages of one VM waiting (they still count as allocated to it in the Gmm).</summary>
-    public int CountFor(VmHandle vm) { lock (_lock) return _perVm.GetValueOrDefault(vm.Value); }
+    public int CountFor(VmHandle vm) { using (_lock.EnterScope()) return _perVm.GetValueOrDefault(vm); }
 
     /// <summary>Queues a page whose entry was just changed away from it (call after the change).</summary>
     public void Retire(VmHandle vm, PageId page)
     {
         bool reclaim;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             _items.Enqueue(new Item(vm, page, AccessEpoch.Current));
-            _perVm[vm.Value] = _perVm.GetValueOrDefault(vm.Value) + 1;
+            _perVm[vm] = _perVm.GetValueOrDefault(vm) + 1;
             reclaim = _items.Count >= ReclaimBatch;
         }
         if (reclaim) TryReclaim();
@@ -46,7 +46,7 @@ internal sealed class DeferredFrees(IGmm gmm)
     /// <summary>Frees what is already safe, without waiting. Returns how many pages went back.</summary>
     public int TryReclaim()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (_items.Count == 0) return 0;
             return FreePrefix(AccessEpoch.SafeBefore());
@@ -58,13 +58,13 @@ internal sealed class DeferredFrees(IGmm gmm)
     public int ReclaimAll()
     {
         long newest;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (_items.Count == 0) return 0;
             newest = AccessEpoch.Current;
         }
         AccessEpoch.WaitForReaders(newest);
-        lock (_lock) return FreePrefix(newest + 1);
+        using (_lock.EnterScope()) return FreePrefix(newest + 1);
     }
 
     /// <summary>Gives back every item tagged below <paramref name="safeBefore"/>, batched per VM.</summary>
@@ -77,9 +77,9 @@ internal sealed class DeferredFrees(IGmm gmm)
             while (n < _batch.Length && _items.TryPeek(out Item next) && next.Tag < safeBefore && next.Vm == first.Vm)
                 _batch[n++] = _items.Dequeue().Page;
             gmm.FreePages(first.Vm, GmmAccount.Base, _batch.AsSpan(0, n));
-            int left = _perVm[first.Vm.Value] - n;
-            if (left == 0) _perVm.Remove(first.Vm.Value);
-            else _perVm[first.Vm.Value] = left;
+            int left = _perVm[first.Vm] - n;
+            if (left == 0) _perVm.Remove(first.Vm);
+            else _perVm[first.Vm] = left;
             freed += n;
         }
         return freed;
@@ -88,6 +88,6 @@ internal sealed class DeferredFrees(IGmm gmm)
     /// <summary>The waiting pages of one VM (for the consistency check).</summary>
     public List<PageId> PagesOf(VmHandle vm)
     {
-        lock (_lock) return _items.Where(i => i.Vm == vm).Select(i => i.Page).ToList();
+        using (_lock.EnterScope()) return _items.Where(i => i.Vm == vm).Select(i => i.Page).ToList();
     }
 }

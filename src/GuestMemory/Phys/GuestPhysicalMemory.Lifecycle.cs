@@ -45,15 +45,17 @@ public sealed unsafe partial class GuestPhysicalMemory
     /// Destroys the VM's memory: every access fails from now on, and every host page (RAM, ROM, handy
     /// pages, shared references) goes back to the Gmm once the last in-flight access has finished.
     /// </summary>
-    /// <exception cref="GmmException"><see cref="GmmError.PageLocked"/> while any page is mapped (nothing changes).</exception>
-    internal void Destroy()
+    /// <param name="force">The manager is being disposed: pages still mapped are let go too (their
+    /// mappings' spans stay readable memory until disposed, see <see cref="HostMemory.AddMappingUse"/>).</param>
+    /// <exception cref="GmmException"><see cref="GmmError.PageLocked"/> while any page is mapped and not
+    /// <paramref name="force"/> (nothing changes).</exception>
+    internal void Destroy(bool force = false)
     {
         using (_lock.Enter())
         {
-            if (_destroyed) return;
-            ThrowIfAnyMapped();
-            _destroyed = true;
-            Volatile.Write(ref _fastPages, 0);
+            if (_released) return;
+            if (!force) ThrowIfAnyMapped();
+            RefuseAccess();
             foreach (MemoryRange range in _ranges)
             {
                 for (int i = 0; i < range.Entries.Length; i++)
@@ -64,8 +66,26 @@ public sealed unsafe partial class GuestPhysicalMemory
                 }
             }
             _handy.Drain(page => _deferred.Retire(Vm, page));
+            _released = true;
         }
         _deferred.ReclaimAll();
+    }
+
+    /// <summary>
+    /// The first step of disposing the manager, for every VM before any is destroyed: from now on no
+    /// access succeeds and no page is allocated for this VM, so pages other VMs free during the teardown
+    /// can reach no one. The pages stay where they are until <see cref="Destroy"/>.
+    /// </summary>
+    internal void Shutdown()
+    {
+        using (_lock.Enter()) RefuseAccess();
+    }
+
+    /// <summary>Under the lock: every later access fails (the fast path's window closes, the slow path checks the flag).</summary>
+    private void RefuseAccess()
+    {
+        _destroyed = true;
+        Volatile.Write(ref _fastPages, 0);
     }
 
     /// <summary>
@@ -81,9 +101,21 @@ public sealed unsafe partial class GuestPhysicalMemory
 
     private void ThrowIfAnyMapped()
     {
+        if (FirstMappedRange() is { } range)
+            throw new GmmException(GmmError.PageLocked, $"a page of {range} is still mapped; dispose every mapping first");
+    }
+
+    /// <summary>True while a page of this VM is mapped (a mapping not yet disposed).</summary>
+    internal bool HasMappings
+    {
+        get { using (_lock.Enter()) return !_released && FirstMappedRange() != null; }
+    }
+
+    private MemoryRange? FirstMappedRange()
+    {
         foreach (MemoryRange range in _ranges)
             foreach (ulong e in range.Entries)
-                if (GuestPage.IsLocked(e))
-                    throw new GmmException(GmmError.PageLocked, $"a page of {range} is still mapped; dispose every mapping first");
+                if (GuestPage.IsLocked(e)) return range;
+        return null;
     }
 }

@@ -34,6 +34,7 @@ public sealed unsafe partial class GuestPhysicalMemory
                 _mappingReferences[page.Value] = _mappingReferences.GetValueOrDefault(page.Value) + 1;
             }
             Publish(ref slot, e, GuestPage.AddReadLock(e, +1));
+            _host.AddMappingUse();
             return new ReadMapping(this, range, index, extra, new ReadOnlySpan<byte>(_host.PageAddress(page), Paging.PageSize));
         }
     }
@@ -61,6 +62,7 @@ public sealed unsafe partial class GuestPhysicalMemory
             }
             ulong e = slot;
             Publish(ref slot, e, GuestPage.AddWriteLock(e, +1) | GuestPage.WrittenToFlag | GuestPage.DirtyFlag);
+            _host.AddMappingUse();
             return new WriteMapping(this, range, index, HostPage(e));
         }
     }
@@ -82,12 +84,19 @@ public sealed unsafe partial class GuestPhysicalMemory
     {
         using (_lock.Enter())
         {
-            ref ulong slot = ref range.Entries[index];
-            Publish(ref slot, slot, GuestPage.AddReadLock(slot, -1));
-            if (extraReference.IsNil) return;
-            if (--_mappingReferences[extraReference.Value] == 0) _mappingReferences.Remove(extraReference.Value);
-            _deferred.Retire(Vm, extraReference);
+            // A VM destroyed by the manager's Dispose let its mapped pages go already.
+            if (!_released)
+            {
+                ref ulong slot = ref range.Entries[index];
+                Publish(ref slot, slot, GuestPage.AddReadLock(slot, -1));
+                if (!extraReference.IsNil)
+                {
+                    if (--_mappingReferences[extraReference.Value] == 0) _mappingReferences.Remove(extraReference.Value);
+                    _deferred.Retire(Vm, extraReference);
+                }
+            }
         }
+        _host.ReleaseMappingUse();
     }
 
     internal void ReleaseWriteMapping(MemoryRange range, int index)
@@ -96,8 +105,9 @@ public sealed unsafe partial class GuestPhysicalMemory
         {
             ref ulong slot = ref range.Entries[index];
             // Whatever went through the mapping counts as written (fusion and live save must see it).
-            Publish(ref slot, slot, GuestPage.AddWriteLock(slot, -1) | GuestPage.WrittenToFlag | GuestPage.DirtyFlag);
+            if (!_released) Publish(ref slot, slot, GuestPage.AddWriteLock(slot, -1) | GuestPage.WrittenToFlag | GuestPage.DirtyFlag);
         }
+        _host.ReleaseMappingUse();
     }
 }
 

@@ -100,8 +100,11 @@ public sealed unsafe partial class GuestPhysicalMemory
                     return;
                 }
             }
-            catch (GmmException e) when (attempt == 0 && IsLimit(e.Error) && _deferred.CountFor(Vm) + _deferred.Count > 0 && !AccessEpoch.IsInside)
+            // The filter only tests values: it runs before the Gmm's lock is released by the frame that
+            // threw (filters run in the first pass), so it must not take a lock. The catch block runs after.
+            catch (GmmException e) when (attempt == 0 && IsLimit(e.Error))
             {
+                if (_deferred.Count == 0 || AccessEpoch.IsInside) throw;
                 _deferred.ReclaimAll();
             }
         }

@@ -46,6 +46,8 @@ public sealed unsafe partial class GuestPhysicalMemory
     private MemoryRange[] _ranges = [];
     private MemoryRange? _lastRange;
     private volatile bool _destroyed;
+    /// <summary>Every page has gone back to the Gmm (after <see cref="Destroy"/>). VM lock.</summary>
+    private bool _released;
     // The fast path's view of the RAM range at guest address 0: its pinned entries, its page count
     // (set to 0 at destroy, which sends every access to the checked slow path) and the host base.
     private ulong* _fastEntries;

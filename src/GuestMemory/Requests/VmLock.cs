@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using GuestMemory.Host;
 
 namespace GuestMemory.Requests;
 
@@ -11,7 +12,7 @@ namespace GuestMemory.Requests;
 /// </summary>
 public sealed class VmLock
 {
-    private readonly Lock _lock = new();
+    private readonly RankedLock _lock = new(LockRank.Vm);
     private readonly ConcurrentQueue<VmRequest> _pending = new();
     /// <summary>How deep the holding thread has entered (guarded by the lock): requests run only when the outermost holder leaves.</summary>
     private int _depth;

@@ -140,7 +140,7 @@ public sealed class BalloonBadInputTests
         host.Vm("b");
         vm.Dispose();
 
-        AssertRefused(host, GmmError.VmNotFound, () => vm.Balloon.SetTarget(10));
+        AssertRefused(host, GmmError.VmDestroyed, () => vm.Balloon.SetTarget(10));
     }
 
     private static void AssertRefused(BalloonHost host, GmmError error, Action action)

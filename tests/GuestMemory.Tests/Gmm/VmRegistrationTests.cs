@@ -26,14 +26,17 @@ public sealed class VmRegistrationTests
     }
 
     [Fact]
-    public void Handles_are_distinct_and_a_destroyed_vms_handle_is_reused()
+    public void Handles_are_distinct_and_a_destroyed_vms_slot_is_reused_with_a_new_generation()
     {
         using PageManager gmm = TestGmm.Create();
         VmHandle[] vms = Enumerable.Range(0, 20).Select(_ => gmm.AddVm(basePages: 10)).ToArray();
 
         Assert.Equal(vms.Length, vms.Distinct().Count());
         gmm.DestroyVm(vms[5]);
-        Assert.Equal(vms[5], gmm.AddVm(basePages: 10));
+        VmHandle reused = gmm.AddVm(basePages: 10);
+        Assert.Equal(vms[5].Value, reused.Value);
+        Assert.NotEqual(vms[5].Generation, reused.Generation);
+        Assert.Equal(GmmError.VmNotFound, Assert.Throws<GmmException>(() => gmm.GetVmStatistics(vms[5])).Error);
         Assert.Equal(20, gmm.GetStatistics().Vms);
         gmm.Verify();
     }
