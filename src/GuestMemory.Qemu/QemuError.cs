@@ -53,6 +53,16 @@ public class QemuException : Exception
 
     /// <summary>The typed reason, for callers that act on it.</summary>
     public QemuError Error { get; }
+
+    /// <summary>
+    /// A fresh exception with the same code and message, for a failure a channel remembers and throws to
+    /// every later caller (one exception object must not be thrown from several places at once).
+    /// </summary>
+    internal QemuException Recreate() => this switch
+    {
+        QmpCommandException c => new QmpCommandException(c.Command, c.ErrorClass, c.Description),
+        _ => new QemuException(Error, Message[(Error.ToString().Length + 2)..], InnerException),
+    };
 }
 
 /// <summary>

@@ -152,7 +152,7 @@ public sealed partial class GuestShell : IAsyncDisposable
             if (_failure != null) return;
             _failure = reason;
         }
-        _ready.TrySetException(Copy(reason));
+        _ready.TrySetException(reason.Recreate());
         _replies.Writer.TryComplete();
         _stop.Cancel();
         _stream.Dispose();
@@ -170,17 +170,15 @@ public sealed partial class GuestShell : IAsyncDisposable
     {
         var failure = new QemuException(QemuError.GuestChannelBroken, why);
         Fail(failure);
-        return Copy(failure);
+        return failure.Recreate();
     }
 
     private void ThrowIfFailed()
     {
         QemuException? failure;
         lock (_failLock) failure = _failure;
-        if (failure != null) throw Copy(failure);
+        if (failure != null) throw failure.Recreate();
     }
-
-    private static QemuException Copy(QemuException e) => new(e.Error, e.Message[(e.Error.ToString().Length + 2)..], e.InnerException);
 
     private static string Tail(string text) => text.Length <= 400 ? text : "..." + text[^400..];
 

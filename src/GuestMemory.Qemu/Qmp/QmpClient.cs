@@ -192,7 +192,7 @@ public sealed partial class QmpClient : IAsyncDisposable
             if (_failure != null) return;
             _failure = reason;
         }
-        foreach (PendingCommand pending in _pending.Values) pending.Reply.TrySetException(Copy(reason));
+        foreach (PendingCommand pending in _pending.Values) pending.Reply.TrySetException(reason.Recreate());
         _events.Writer.TryComplete();
         _stop.Cancel();
         _stream.Dispose();
@@ -214,15 +214,9 @@ public sealed partial class QmpClient : IAsyncDisposable
     {
         QemuException? failure;
         lock (_failLock) failure = _failure;
-        if (failure != null) throw Copy(failure);
+        if (failure != null) throw failure.Recreate();
     }
 
-    /// <summary>A fresh exception with the same code and message (one object must not be thrown from several places at once).</summary>
-    private static QemuException Copy(QemuException e) => e switch
-    {
-        QmpCommandException c => new QmpCommandException(c.Command, c.ErrorClass, c.Description),
-        _ => new QemuException(e.Error, e.Message[(e.Error.ToString().Length + 2)..], e.InnerException),
-    };
 
     private async Task SendAsync(string command, JsonObject? arguments, long id, CancellationToken cancel)
     {
