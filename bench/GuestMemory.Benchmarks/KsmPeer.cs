@@ -61,7 +61,7 @@ public static partial class KsmPeer
     /// Pages other live processes have merged by KSM (from /proc/*/ksm_merging_pages), or null when the
     /// kernel does not say (before 6.1): then any non-zero global counter counts as in use.
     /// </summary>
-    private static long? OthersMergingPages()
+    internal static long? OthersMergingPages()
     {
         if (!File.Exists("/proc/self/ksm_merging_pages")) return KsmSettings.ReadLong("pages_shared") + KsmSettings.ReadLong("pages_sharing");
         long merged = 0;
@@ -78,7 +78,7 @@ public static partial class KsmPeer
     /// KSM's global counters still count the pages of processes that exited or unmapped their memory
     /// until ksmd runs again; run it briefly (bounded) until they are zero.
     /// </summary>
-    private static void FlushStaleCounters(KsmSettings settings)
+    internal static void FlushStaleCounters(KsmSettings settings)
     {
         if (settings.IsRestored || KsmSettings.ReadLong("pages_shared") + KsmSettings.ReadLong("pages_sharing") == 0) return;
         settings.Set("run", "1");

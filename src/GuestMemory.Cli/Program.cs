@@ -7,4 +7,5 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(AnalyzeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(MigrateCommand.Create());
+root.Subcommands.Add(GuestMemory.Cli.Commands.Qemu.QemuCommand.Create());
 return CommandRunner.Run(root, args);

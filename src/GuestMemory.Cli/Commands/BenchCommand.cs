@@ -17,6 +17,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(BenchAllCommand.Create());
         bench.Subcommands.Add(BenchMigrateCommand.Create());
         bench.Subcommands.Add(BenchStateCommand.Create());
+        bench.Subcommands.Add(BenchQemuCommand.Create());
         return bench;
     }
 

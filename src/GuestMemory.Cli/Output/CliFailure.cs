@@ -4,7 +4,7 @@ namespace GuestMemory.Cli.Output;
 
 /// <summary>
 /// One failure as gmm reports it: a code (a <see cref="GmmError"/> or <see cref="CliError"/> name) and a
-/// one-line message. Exceptions a user can cause map to a code here; anything else is
+/// one-line message (a <see cref="GuestMemory.Qemu.QemuError"/> name for QEMU guests). Exceptions a user can cause map to a code here; anything else is
 /// <see cref="CliError.Unexpected"/>.
 /// </summary>
 internal sealed record CliFailure(string Code, string Message)
@@ -17,6 +17,7 @@ internal sealed record CliFailure(string Code, string Message)
     {
         GmmException g => new(g.Error.ToString(), WithoutCodePrefix(g.Message, g.Error.ToString())),
         CliException c => new(c.Error.ToString(), c.Message),
+        GuestMemory.Qemu.QemuException q => new(q.Error.ToString(), WithoutCodePrefix(q.Message, q.Error.ToString())),
         FileNotFoundException or DirectoryNotFoundException => new(nameof(CliError.FileNotFound), e.Message),
         UnauthorizedAccessException => new(nameof(CliError.AccessDenied), e.Message),
         InvalidDataException => new(nameof(CliError.InvalidData), e.Message),

@@ -3,7 +3,8 @@ namespace GuestMemory.Fusion;
 /// <summary>
 /// Exact page figures of guest memory images: what perfect zero-page detection plus page sharing
 /// could save (the upper bound for <see cref="PageFusion"/>). Every page is compared by its full
-/// contents (<see cref="PageContentSet"/>), so no hash collision can change a count.
+/// contents (<see cref="PageContentSet"/>, through <see cref="PageCensus"/>, which also counts pages
+/// that are not in files), so no hash collision can change a count.
 /// </summary>
 public static class DumpAnalyzer
 {
@@ -16,31 +17,26 @@ public static class DumpAnalyzer
     public static DumpAnalysis Analyze(IReadOnlyList<string> paths, IProgress<long>? progress = null, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(paths);
-        var set = new PageContentSet();
-        var files = new List<DumpFileFigures>(paths.Count);
+        var census = new PageCensus();
         byte[] buffer = new byte[BufferPages * Paging.PageSize];
         long pagesDone = 0;
-        for (int source = 0; source < paths.Count; source++)
+        var bytes = new long[paths.Count];
+        int source = 0;
+        foreach (string path in paths)
         {
-            long pages = 0, zero = 0, distinct = 0;
-            using GuestDump dump = GuestDump.Open(paths[source]);
+            census.BeginSource(path);
+            using GuestDump dump = GuestDump.Open(path);
             for (int n; (n = dump.ReadPages(buffer)) > 0;)
             {
                 cancel.ThrowIfCancellationRequested();
-                for (int i = 0; i < n; i++)
-                {
-                    ReadOnlySpan<byte> page = buffer.AsSpan(i * Paging.PageSize, Paging.PageSize);
-                    if (PageContent.IsZero(page)) zero++;
-                    else if (set.Add(page, source)) distinct++;
-                }
-                pages += n;
+                census.AddPages(buffer.AsSpan(0, n * Paging.PageSize));
                 pagesDone += n;
                 progress?.Report(pagesDone);
             }
-            files.Add(new DumpFileFigures(paths[source], new PageFigures(pages, zero, distinct)) { Bytes = dump.Bytes });
+            bytes[source++] = dump.Bytes;
         }
-        var total = new PageFigures(files.Sum(f => f.Figures.Pages), files.Sum(f => f.Figures.ZeroPages), set.Count);
-        return new DumpAnalysis(files, total, set.SeenInSeveralSources);
+        DumpAnalysis analysis = census.Complete();
+        return analysis with { Files = [.. analysis.Files.Select((f, i) => f with { Bytes = bytes[i] })] };
     }
 }
 
@@ -60,10 +56,12 @@ public readonly record struct PageFigures(long Pages, long ZeroPages, long Disti
     public double SavingsPct => Pages == 0 ? 0 : 100.0 * (Pages - PerfectHostPages) / Pages;
 }
 
-/// <summary>The figures of one dump file.</summary>
+/// <summary>The figures of one dump file (or of one other source of a <see cref="PageCensus"/>).</summary>
+/// <param name="Path">The file's path, or the name the source was begun with.</param>
+/// <param name="Figures">Its pages.</param>
 public sealed record DumpFileFigures(string Path, PageFigures Figures)
 {
-    /// <summary>The image's size in bytes (uncompressed); not a multiple of 4 KiB when its last page was padded with zeros.</summary>
+    /// <summary>The image's size in bytes (uncompressed; 0 for a source that is not a file); not a multiple of 4 KiB when its last page was padded with zeros.</summary>
     public long Bytes { get; init; }
 }
 
