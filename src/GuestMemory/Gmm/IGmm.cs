@@ -43,8 +43,10 @@ public interface IGmm
 
     /// <summary>
     /// Like <see cref="BalloonedPages"/>, for a caller that frees the <paramref name="pagesFreedLater"/> host
-    /// pages itself (with <see cref="FreePages"/>) once no thread can still be reading them; the account
-    /// check already counts them as gone.
+    /// pages itself (with <see cref="FreePages"/>) once no thread can still be reading them: the pages this
+    /// balloon takes from the guest, and any the caller retired earlier and has not freed yet. No guest page
+    /// uses them any more, so the account check counts them as gone (else a valid inflate is refused while
+    /// readers hold retired pages back).
     /// </summary>
     void BalloonedPagesFreedLater(VmHandle vm, long ballooned, long pagesFreedLater, bool completed);
 

@@ -47,11 +47,13 @@ public sealed partial class PageManager
     /// <inheritdoc/>
     public void BalloonedPagesFreedLater(VmHandle vm, long ballooned, long pagesFreedLater, bool completed)
     {
-        if (ballooned < 0 || pagesFreedLater < 0 || pagesFreedLater > ballooned)
+        if (ballooned < 0 || pagesFreedLater < 0)
             throw new GmmException(GmmError.InvalidArgument, $"{pagesFreedLater} pages freed later for {ballooned} ballooned pages");
         using (_lock.EnterScope())
         {
             GmmVm owner = GetVm(vm);
+            if (pagesFreedLater > owner.Allocated(GmmAccount.Base))
+                throw new GmmException(GmmError.AttemptToFreeTooMuch, $"{owner.Handle} has {owner.Allocated(GmmAccount.Base)} base pages allocated, not {pagesFreedLater} to free later");
             CheckBalloonFits(owner, ballooned, pagesFreedLater);
             CountBallooned(owner, ballooned, completed);
         }

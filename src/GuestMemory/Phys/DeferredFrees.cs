@@ -30,6 +30,15 @@ internal sealed class DeferredFrees(IGmm gmm)
     /// <summary>Pages of one VM waiting (they still count as allocated to it in the Gmm).</summary>
     public int CountFor(VmHandle vm) { using (_lock.EnterScope()) return _perVm.GetValueOrDefault(vm); }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> with the count of <paramref name="vm"/>'s waiting pages, holding this
+    /// lock so none of them is freed meanwhile (the action may call the Gmm: lock order VM, this, Gmm).
+    /// </summary>
+    public void WithPendingCount(VmHandle vm, Action<int> action)
+    {
+        using (_lock.EnterScope()) action(_perVm.GetValueOrDefault(vm));
+    }
+
     /// <summary>Queues a page whose entry was just changed away from it (call after the change).</summary>
     public void Retire(VmHandle vm, PageId page)
     {

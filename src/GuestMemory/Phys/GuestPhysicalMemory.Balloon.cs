@@ -33,10 +33,13 @@ public sealed unsafe partial class GuestPhysicalMemory
                 if (GuestPage.IsLocked(e)) throw new GmmException(GmmError.PageLocked, $"page {address:x} is mapped");
                 if (GuestPage.HasHostPage(e)) backed++;
             }
-            // Pages retired earlier (a copy-on-write, a merge) still count as this VM's until readers move
-            // on; the ones already safe go back first, or they could make a balloon that fits look too big.
+            // Pages retired earlier (a copy-on-write, a merge, an earlier balloon) still count as this VM's
+            // until readers move on, though no guest page uses them: the ones already safe go back first,
+            // and the rest are counted as freed later, under the deferred-frees lock so that none is freed
+            // (and counted twice) meanwhile. Else a balloon that fits looks too big (issue 14, item 7).
             _deferred.TryReclaim();
-            _gmm.BalloonedPagesFreedLater(Vm, pageAddresses.Length, backed, completed);
+            int count = pageAddresses.Length;
+            _deferred.WithPendingCount(Vm, pending => _gmm.BalloonedPagesFreedLater(Vm, count, backed + pending, completed));
             foreach (ulong address in pageAddresses)
             {
                 (MemoryRange range, int index) = FindRamPage(address);
