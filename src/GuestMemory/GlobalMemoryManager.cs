@@ -37,7 +37,7 @@ public sealed partial class GlobalMemoryManager : IDisposable
     {
         Pages = new PageManager(options ?? new GmmOptions());
         Name = Pages.Options.Name ?? $"gmm-{Interlocked.Increment(ref s_managersCreated)}";
-        Deferred = new DeferredFrees(Pages);
+        Deferred = new DeferredFrees(Pages.Port);
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _log = LoggerFactory.CreateLogger<GlobalMemoryManager>();
         Fusion = new PageFusion(this);
@@ -112,16 +112,16 @@ public sealed partial class GlobalMemoryManager : IDisposable
             if (_vms.Exists(v => v.Name == options.Name))
                 throw new GmmException(GmmError.VmNameInUse, $"a VM named '{options.Name}' exists already");
             long ramPages = options.RamSize >> Paging.PageShift;
-            VmHandle handle = Pages.RegisterVm(options.Name, new AccountPages(ramPages + HandyPages.Capacity, 0, 0), options.Policy, options.Priority);
+            VmHandle handle = Pages.RegisterVm(options.Name, new AccountPages(ramPages + HandyPages.Capacity, 0, 0), options.Policy, options.Priority, managed: true);
             try
             {
-                var memory = new GuestPhysicalMemory(handle, Pages, Pages.Host, Deferred, pages => GrowReservation(handle, pages));
+                var memory = new GuestPhysicalMemory(handle, Pages.Port, Pages.Host, Deferred, pages => GrowReservation(handle, pages));
                 memory.RegisterRam(0, (ulong)options.RamSize, "ram", reserve: false);
                 vm = new VirtualMachine(this, options, handle, memory);
             }
             catch (Exception e)
             {
-                Pages.DestroyVm(handle); // nothing of it is left: no ghost reservation
+                Pages.DestroyVmCore(handle); // nothing of it is left: no ghost reservation
                 if (e is OutOfMemoryException) throw new GmmException(GmmError.HostOutOfMemory, $"no memory for the metadata of {options.Name}: {e.Message}", e);
                 throw;
             }
@@ -142,7 +142,7 @@ public sealed partial class GlobalMemoryManager : IDisposable
         {
             if (!_vms.Contains(vm)) return;
             vm.Memory.Destroy(force);
-            Pages.DestroyVm(vm.Handle);
+            Pages.DestroyVmCore(vm.Handle);
             _vms.Remove(vm);
         }
         _log.LogInformation("destroyed {Vm}", vm);

@@ -50,6 +50,6 @@ internal static unsafe class MoveSupport
     /// <summary>Frees pages (or references) taken in <paramref name="vm"/>'s name that were never installed in an entry, so no reader can hold them.</summary>
     public static void GiveBack(PageManager gmm, VirtualMachine vm, PageId[] pages, int count)
     {
-        if (count > 0) WhileAlive(vm, () => gmm.FreePages(vm.Handle, GmmAccount.Base, pages.AsSpan(0, count)));
+        if (count > 0) WhileAlive(vm, () => gmm.Port.FreePages(vm.Handle, GmmAccount.Base, pages.AsSpan(0, count)));
     }
 }

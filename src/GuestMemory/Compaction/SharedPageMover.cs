@@ -31,7 +31,7 @@ internal sealed class SharedPageMover(GlobalMemoryManager manager)
             try
             {
                 // The holder's first reference keeps the copy alive while the entries switch.
-                if (!MoveSupport.WhileAlive(holder, () => copy = _gmm.AllocateSharedPage(holder.Handle, checksum))) return true;
+                if (!MoveSupport.WhileAlive(holder, () => copy = _gmm.Port.AllocateSharedPage(holder.Handle, checksum))) return true;
             }
             catch (GmmException e) when (e.Error is GmmError.HitGlobalLimit or GmmError.HostOutOfMemory)
             {
@@ -64,7 +64,7 @@ internal sealed class SharedPageMover(GlobalMemoryManager manager)
         {
             MoveSupport.WhileAlive(holder, () =>
             {
-                _gmm.AddSharedReference(holder.Handle, shared);
+                _gmm.Port.AddSharedReference(holder.Handle, shared);
                 pinned = true;
                 found = _gmm.GetSharedPageInfo(shared).Checksum;
             });

@@ -79,7 +79,7 @@ internal sealed class MergeQueue(PageManager gmm, int capacityPerVm)
             pass.LostRaces++;
             if (!batch.References[i].IsNil) _drops[drops++] = batch.References[i];
         }
-        if (drops > 0) gmm.FreePages(vm.Handle, GmmAccount.Base, _drops.AsSpan(0, drops));
+        if (drops > 0) gmm.Port.FreePages(vm.Handle, GmmAccount.Base, _drops.AsSpan(0, drops));
     }
 
     /// <summary>One VM's pending merges: the requests plus, per request, the shared reference to give back if it is refused.</summary>

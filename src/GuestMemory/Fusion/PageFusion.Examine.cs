@@ -70,7 +70,7 @@ public sealed unsafe partial class PageFusion
     {
         try
         {
-            _manager.Pages.AddSharedReference(vm.Handle, shared);
+            _manager.Pages.Port.AddSharedReference(vm.Handle, shared);
         }
         catch (GmmException ex) when (ex.Error is GmmError.PageNotShared or GmmError.PageNotFound)
         {
@@ -86,7 +86,7 @@ public sealed unsafe partial class PageFusion
         }
         // Other bytes: a true collision, or the id was freed and reused for other content.
         bool collision = PageHash.Compute(sharedContent) == hash;
-        _manager.Pages.FreePages(vm.Handle, GmmAccount.Base, [shared]);
+        _manager.Pages.Port.FreePages(vm.Handle, GmmAccount.Base, [shared]);
         return collision ? Match.Different : Match.Stale;
     }
 
@@ -114,7 +114,7 @@ public sealed unsafe partial class PageFusion
         PageId shared;
         try
         {
-            shared = _manager.Pages.AllocateSharedPage(vm.Handle, PageHash.Checksum(hash));
+            shared = _manager.Pages.Port.AllocateSharedPage(vm.Handle, PageHash.Checksum(hash));
         }
         catch (GmmException ex) when (ex.Error is GmmError.HitGlobalLimit or GmmError.HostOutOfMemory)
         {
@@ -126,7 +126,7 @@ public sealed unsafe partial class PageFusion
         if (!PageContent.Equal(copy, twinContent))
         {
             // One of the pages changed while it was copied (its merge would be refused anyway).
-            _manager.Pages.FreePages(vm.Handle, GmmAccount.Base, [shared]);
+            _manager.Pages.Port.FreePages(vm.Handle, GmmAccount.Base, [shared]);
             return Match.Later;
         }
         pass.Created++;
@@ -134,7 +134,7 @@ public sealed unsafe partial class PageFusion
         _merges.Add(vm, address, e, SharedEntry(e, shared), shared);
         try
         {
-            _manager.Pages.AddSharedReference(other.Handle, shared);
+            _manager.Pages.Port.AddSharedReference(other.Handle, shared);
             _merges.Add(other, twin.Range!.Start + ((ulong)twin.Index << Paging.PageShift), twin.Entry, SharedEntry(twin.Entry, shared), shared);
         }
         catch (GmmException ex) when (ex.Error is GmmError.VmNotFound)

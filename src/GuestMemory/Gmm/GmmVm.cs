@@ -20,6 +20,8 @@ internal sealed class GmmVm(VmHandle handle, string name, FreeSet? commonSet = n
     public long ActuallyBallooned;
     public long RequestedDeflate;
     public OvercommitPolicy Policy;
+    /// <summary>Created by <see cref="GlobalMemoryManager.CreateVm"/>: its pages belong to its guest-physical memory, which alone changes them.</summary>
+    public bool Managed;
     public VmPriority Priority;
     /// <summary>The free set the VM allocates from: its own, or the one all VMs share when placement has no VM affinity.</summary>
     public readonly FreeSet Affinity = commonSet ?? new($"vm {handle.Value}");

@@ -5,8 +5,7 @@ namespace GuestMemory.Gmm;
 
 public sealed unsafe partial class PageManager
 {
-    /// <inheritdoc/>
-    public void AllocatePages(VmHandle vm, GmmAccount account, Span<PageDescriptor> pages, bool zero)
+    internal void AllocatePagesCore(VmHandle vm, GmmAccount account, Span<PageDescriptor> pages, bool zero)
     {
         CheckAccount(account);
         if (pages.Length == 0) throw new GmmException(GmmError.InvalidArgument, "no pages to allocate");
@@ -22,8 +21,7 @@ public sealed unsafe partial class PageManager
         if (zero) ZeroWhereNeeded(pages);
     }
 
-    /// <inheritdoc/>
-    public int AllocateHandyPages(VmHandle vm, ReadOnlySpan<PageDescriptor> updates, Span<PageDescriptor> newPages)
+    internal int AllocateHandyPagesCore(VmHandle vm, ReadOnlySpan<PageDescriptor> updates, Span<PageDescriptor> newPages)
     {
         int granted;
         using (_lock.EnterScope())
@@ -54,8 +52,7 @@ public sealed unsafe partial class PageManager
         return granted;
     }
 
-    /// <inheritdoc/>
-    public void FreePages(VmHandle vm, GmmAccount account, ReadOnlySpan<PageId> pages)
+    internal void FreePagesCore(VmHandle vm, GmmAccount account, ReadOnlySpan<PageId> pages)
     {
         CheckAccount(account);
         using (_lock.EnterScope())

@@ -19,8 +19,7 @@ public sealed partial class PageManager
         }
     }
 
-    /// <inheritdoc/>
-    public void BalloonedPages(VmHandle vm, long ballooned, ReadOnlySpan<PageId> pagesToFree, bool completed)
+    internal void BalloonedPagesCore(VmHandle vm, long ballooned, ReadOnlySpan<PageId> pagesToFree, bool completed)
     {
         if (ballooned < 0 || pagesToFree.Length > ballooned)
             throw new GmmException(GmmError.InvalidArgument, $"{pagesToFree.Length} pages to free for {ballooned} ballooned pages");
@@ -44,8 +43,7 @@ public sealed partial class PageManager
         }
     }
 
-    /// <inheritdoc/>
-    public void BalloonedPagesFreedLater(VmHandle vm, long ballooned, long pagesFreedLater, bool completed)
+    internal void BalloonedPagesFreedLaterCore(VmHandle vm, long ballooned, long pagesFreedLater, bool completed)
     {
         if (ballooned < 0 || pagesFreedLater < 0)
             throw new GmmException(GmmError.InvalidArgument, $"{pagesFreedLater} pages freed later for {ballooned} ballooned pages");
@@ -77,8 +75,7 @@ public sealed partial class PageManager
             owner.RequestedBalloon = owner.ActuallyBallooned = 0;
     }
 
-    /// <inheritdoc/>
-    public void DeflatedBalloon(VmHandle vm, long pages)
+    internal void DeflatedBalloonCore(VmHandle vm, long pages)
     {
         if (pages < 0) throw new GmmException(GmmError.InvalidArgument, $"cannot deflate {pages} pages");
         using (_lock.EnterScope())
@@ -92,8 +89,7 @@ public sealed partial class PageManager
         }
     }
 
-    /// <inheritdoc/>
-    public void ResetBalloon(VmHandle vm)
+    internal void ResetBalloonCore(VmHandle vm)
     {
         using (_lock.EnterScope())
         {

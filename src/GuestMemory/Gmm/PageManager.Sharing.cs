@@ -11,7 +11,7 @@ public sealed unsafe partial class PageManager
     /// replaces a private page that the caller frees right after, so the guest's footprint does not grow.
     /// The host limit is checked, since a new shared page is a new host page until the duplicates go.
     /// </remarks>
-    public PageId AllocateSharedPage(VmHandle vm, uint checksum)
+    internal PageId AllocateSharedPageCore(VmHandle vm, uint checksum)
     {
         using (_lock.EnterScope())
         {
@@ -32,8 +32,7 @@ public sealed unsafe partial class PageManager
         }
     }
 
-    /// <inheritdoc/>
-    public void AddSharedReference(VmHandle vm, PageId shared) => AddSharedReferences(vm, shared, 1);
+    internal void AddSharedReferenceCore(VmHandle vm, PageId shared) => AddSharedReferences(vm, shared, 1);
 
     /// <summary>Adds <paramref name="count"/> references of <paramref name="vm"/> to a shared page at once, or none (the compactor switches many entries to one page).</summary>
     internal void AddSharedReferences(VmHandle vm, PageId shared, int count)

@@ -8,7 +8,16 @@ public sealed unsafe partial class PageManager
     /// exceed the host by <see cref="GmmOptions.OvercommitRatio"/>, and the reservations of
     /// <see cref="OvercommitPolicy.NoOvercommit"/> VMs must fit the host outright.
     /// </summary>
-    public VmHandle RegisterVm(string name, AccountPages reservation, OvercommitPolicy policy = OvercommitPolicy.Overcommit, VmPriority priority = VmPriority.Normal)
+    public VmHandle RegisterVm(string name, AccountPages reservation, OvercommitPolicy policy = OvercommitPolicy.Overcommit, VmPriority priority = VmPriority.Normal) =>
+        RegisterVm(name, reservation, policy, priority, managed: false);
+
+    /// <summary>Registers a VM; <paramref name="managed"/> is true for a VM of <see cref="GlobalMemoryManager.CreateVm"/>, whose pages the host entry points refuse to change.</summary>
+    /// <param name="name">A name for tools.</param>
+    /// <param name="reservation">The initial reservation.</param>
+    /// <param name="policy">Over-commit policy.</param>
+    /// <param name="priority">Priority.</param>
+    /// <param name="managed">Whether its guest-physical memory owns its pages.</param>
+    internal VmHandle RegisterVm(string name, AccountPages reservation, OvercommitPolicy policy, VmPriority priority, bool managed)
     {
         ArgumentNullException.ThrowIfNull(name);
         CheckReservationShape(reservation);
@@ -19,7 +28,7 @@ public sealed unsafe partial class PageManager
             if (_disposed) throw new ObjectDisposedException(nameof(PageManager));
             CheckReservationFits(reservation.Total, policy == OvercommitPolicy.NoOvercommit ? reservation.Total : 0);
             int slot = FreeVmSlot();
-            var vm = new GmmVm(new VmHandle((ushort)slot, checked(++_lastGeneration)), name, _options.Placement.VmAffinity ? null : _commonSet) { Policy = policy, Priority = priority };
+            var vm = new GmmVm(new VmHandle((ushort)slot, checked(++_lastGeneration)), name, _options.Placement.VmAffinity ? null : _commonSet) { Policy = policy, Priority = priority, Managed = managed };
             SetReservation(vm, reservation);
             _vms[slot] = vm;
             _vmCount++;
@@ -54,7 +63,7 @@ public sealed unsafe partial class PageManager
     /// Unregisters a VM (seed: GMMR0CleanupVM): frees its private pages wherever they are, drops its
     /// shared references, empties its balloon and gives emptied chunks back to the host.
     /// </summary>
-    public void DestroyVm(VmHandle vm)
+    internal void DestroyVmCore(VmHandle vm)
     {
         using (_lock.EnterScope())
         {

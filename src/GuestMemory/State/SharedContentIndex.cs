@@ -77,7 +77,7 @@ internal sealed class SharedContentIndex
         PageId page = candidate.Shared;
         try
         {
-            gmm.AddSharedReference(vm, page);
+            gmm.Port.AddSharedReference(vm, page);
         }
         catch (GmmException e) when (e.Error is GmmError.PageNotShared or GmmError.PageNotFound)
         {
@@ -85,7 +85,7 @@ internal sealed class SharedContentIndex
             return PageId.Nil;
         }
         if (PageContent.Equal(gmm.Host.PageSpan(page), content)) return page;
-        gmm.FreePages(vm, GmmAccount.Base, [page]);
+        gmm.Port.FreePages(vm, GmmAccount.Base, [page]);
         _byHash.Remove(hash);
         return PageId.Nil;
     }

@@ -68,7 +68,7 @@ internal sealed class StagedContents(VirtualMachine vm)
     /// <summary>Drops the table's own references (the guest pages' own references stay).</summary>
     public void Release()
     {
-        vm.Manager.Pages.FreePages(vm.Handle, GmmAccount.Base, CollectionsMarshal.AsSpan(_held));
+        vm.Manager.Pages.Port.FreePages(vm.Handle, GmmAccount.Base, CollectionsMarshal.AsSpan(_held));
         _held.Clear();
     }
 }

@@ -119,7 +119,7 @@ internal sealed class StagedImage
     public PageId ShareStaged(ulong position, uint checksum)
     {
         ref ulong slot = ref _cursor.RamSlotAt(position);
-        PageId shared = _gmm.AllocateSharedPage(_vm.Handle, checksum);
+        PageId shared = _gmm.Port.AllocateSharedPage(_vm.Handle, checksum);
         _gmm.Host.PageSpan(GuestPage.Page(slot)).CopyTo(_gmm.Host.PageSpan(shared));
         Release(ref slot);
         slot = GuestPage.Make(GuestPageType.Ram, GuestPageState.Shared, shared);
@@ -169,15 +169,15 @@ internal sealed class StagedImage
     private void SettleAccounts(ReadOnlySpan<PageDescriptor> frames, long balloonDelta)
     {
         for (int done = 0; done < frames.Length; done += 4096)
-            _gmm.AllocateHandyPages(_vm.Handle, frames.Slice(done, Math.Min(4096, frames.Length - done)), Span<PageDescriptor>.Empty);
+            _gmm.Port.AllocateHandyPages(_vm.Handle, frames.Slice(done, Math.Min(4096, frames.Length - done)), Span<PageDescriptor>.Empty);
         if (balloonDelta > 0)
         {
             _lease.EnsureHeadroom(balloonDelta);
-            _gmm.BalloonedPagesFreedLater(_vm.Handle, balloonDelta, 0, completed: false);
+            _gmm.Port.BalloonedPagesFreedLater(_vm.Handle, balloonDelta, 0, completed: false);
         }
         else if (balloonDelta < 0)
         {
-            _gmm.DeflatedBalloon(_vm.Handle, -balloonDelta);
+            _gmm.Port.DeflatedBalloon(_vm.Handle, -balloonDelta);
         }
     }
 
@@ -191,7 +191,7 @@ internal sealed class StagedImage
             foreach (PageEntryTable entries in _entries)
                 foreach (ulong e in entries)
                     if (GuestPage.HasHostPage(e)) held.Add(GuestPage.Page(e));
-            _gmm.FreePages(_vm.Handle, GmmAccount.Base, held.ToArray());
+            _gmm.Port.FreePages(_vm.Handle, GmmAccount.Base, held.ToArray());
             _pool.FreeUnused();
             _contents.Release();
         }
@@ -251,7 +251,7 @@ internal sealed class StagedImage
 
     private void Reference(ref ulong slot, PageId shared)
     {
-        _gmm.AddSharedReference(_vm.Handle, shared);
+        _gmm.Port.AddSharedReference(_vm.Handle, shared);
         Release(ref slot);
         slot = GuestPage.Make(GuestPageType.Ram, GuestPageState.Shared, shared);
     }
@@ -262,7 +262,7 @@ internal sealed class StagedImage
         ulong e = slot;
         slot = 0;
         if (GuestPage.State(e) == GuestPageState.Allocated) _pool.Return(GuestPage.Page(e));
-        else if (GuestPage.State(e) == GuestPageState.Shared) _gmm.FreePages(_vm.Handle, GmmAccount.Base, [GuestPage.Page(e)]);
+        else if (GuestPage.State(e) == GuestPageState.Shared) _gmm.Port.FreePages(_vm.Handle, GmmAccount.Base, [GuestPage.Page(e)]);
     }
 
     /// <summary>Writes the guest frame of every staged private page into <paramref name="frames"/> (one per page the pool handed out at most); returns how many.</summary>

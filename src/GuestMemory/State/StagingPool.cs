@@ -79,7 +79,7 @@ internal sealed class StagingPool(VirtualMachine vm, ReservationLease lease, lon
     {
         Span<PageId> pages = CollectionsMarshal.AsSpan(_free);
         for (int done = 0; done < pages.Length; done += Batch)
-            vm.Manager.Pages.FreePages(vm.Handle, GmmAccount.Base, pages.Slice(done, Math.Min(Batch, pages.Length - done)));
+            vm.Manager.Pages.Port.FreePages(vm.Handle, GmmAccount.Base, pages.Slice(done, Math.Min(Batch, pages.Length - done)));
         _free.Clear();
     }
 
@@ -94,7 +94,7 @@ internal sealed class StagingPool(VirtualMachine vm, ReservationLease lease, lon
             if (_descriptors.Length < n) _descriptors = new PageDescriptor[n];
             Span<PageDescriptor> batch = _descriptors.AsSpan(0, n);
             foreach (ref PageDescriptor d in batch) d = new PageDescriptor { GuestFrame = PageDescriptor.NoGuestFrame };
-            vm.Manager.Pages.AllocatePages(vm.Handle, GmmAccount.Base, batch, zero: false);
+            vm.Manager.Pages.Port.AllocatePages(vm.Handle, GmmAccount.Base, batch, zero: false);
             foreach (ref readonly PageDescriptor d in batch) _free.Add(d.Page);
             done += n;
         }

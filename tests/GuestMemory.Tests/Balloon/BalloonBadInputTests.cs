@@ -18,7 +18,7 @@ public sealed class BalloonBadInputTests
 
         AssertRefused(host, GmmError.AttemptToDeflateTooMuch, () => vm.Memory.DeflateBalloon(Addresses(0, 11)));
         AssertRefused(host, GmmError.AttemptToDeflateTooMuch, () => vm.Memory.DeflateBalloon([Address(2), Address(2)]));
-        AssertRefused(host, GmmError.AttemptToDeflateTooMuch, () => host.Manager.Pages.DeflatedBalloon(vm.Handle, 11));
+        AssertRefused(host, GmmError.AttemptToDeflateTooMuch, () => host.Manager.Pages.Port.DeflatedBalloon(vm.Handle, 11));
     }
 
     [Fact]

@@ -55,9 +55,9 @@ internal static class PageRequests
         if (contents.Any(c => !c.AsSpan().SequenceEqual(contents[0]))) return 0;
         if (!contents[0].AsSpan().ContainsAnyExcept((byte)0)) return ReplaceAll(gmm, pages, entries, GuestPageState.Zero, PageId.Nil);
 
-        PageId shared = gmm.AllocateSharedPage(pages[0].Memory.Vm, checksum: 0);
+        PageId shared = gmm.Port.AllocateSharedPage(pages[0].Memory.Vm, checksum: 0);
         contents[0].CopyTo(gmm.Host.PageSpan(shared));
-        for (int i = 1; i < pages.Count; i++) gmm.AddSharedReference(pages[i].Memory.Vm, shared);
+        for (int i = 1; i < pages.Count; i++) gmm.Port.AddSharedReference(pages[i].Memory.Vm, shared);
         return ReplaceAll(gmm, pages, entries, GuestPageState.Shared, shared);
     }
 
@@ -69,7 +69,7 @@ internal static class PageRequests
             (GuestPhysicalMemory memory, ulong address) = pages[i];
             ulong next = GuestPage.WithState(entries[i], state, shared) & ~GuestPage.WrittenToFlag;
             if (Apply(memory, address, entries[i], next, GuestPage.Page(entries[i]))) replaced++;
-            else if (!shared.IsNil) gmm.FreePages(memory.Vm, GmmAccount.Base, [shared]); // nobody uses this reference
+            else if (!shared.IsNil) gmm.Port.FreePages(memory.Vm, GmmAccount.Base, [shared]); // nobody uses this reference
         }
         return replaced;
     }

@@ -19,7 +19,7 @@ public sealed class ResetTests
         PageRequests.ArmWriteMonitoring(vm.Memory, 3 * Page);
         SharedPages.ShareOnePage(gmm, TestVms.Bytes((int)Page, 2), (vm.Memory, 30 * Page), (other.Memory, 0));
         Assert.True(PageRequests.Balloon(vm.Memory, 40 * Page));
-        gmm.Pages.BalloonedPages(vm.Handle, 1, [], completed: true);
+        gmm.Pages.Port.BalloonedPages(vm.Handle, 1, [], completed: true);
         vm.Memory.Write(0x10_0000, [7]);
         gmm.ReclaimRetiredPages();
         long otherPages = gmm.Pages.GetVmStatistics(other.Handle).Allocated.Base;

@@ -55,7 +55,7 @@ internal sealed class ContentFinder(GlobalMemoryManager manager, VirtualMachine 
     {
         try
         {
-            manager.Pages.AddSharedReference(incoming.Handle, page);
+            manager.Pages.Port.AddSharedReference(incoming.Handle, page);
         }
         catch (GmmException e) when (e.Error is GmmError.PageNotShared or GmmError.PageNotFound or GmmError.InvalidArgument)
         {
@@ -65,7 +65,7 @@ internal sealed class ContentFinder(GlobalMemoryManager manager, VirtualMachine 
         // Our reference keeps the page; shared pages are never written in place.
         if (ContentKey.Of(manager.Pages.Host.PageSpan(page)) != key)
         {
-            manager.Pages.FreePages(incoming.Handle, GmmAccount.Base, [page]);
+            manager.Pages.Port.FreePages(incoming.Handle, GmmAccount.Base, [page]);
             return false;
         }
         table.Add(key, page);

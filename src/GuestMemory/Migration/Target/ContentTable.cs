@@ -25,7 +25,7 @@ internal sealed class ContentTable(VirtualMachine vm)
     /// <summary>Takes over one reference to <paramref name="shared"/>, whose content has <paramref name="key"/>.</summary>
     public void Add(ContentKey key, PageId shared)
     {
-        if (!_pages.TryAdd(key, shared)) vm.Manager.Pages.FreePages(vm.Handle, GmmAccount.Base, [shared]); // already promised: keep one reference
+        if (!_pages.TryAdd(key, shared)) vm.Manager.Pages.Port.FreePages(vm.Handle, GmmAccount.Base, [shared]); // already promised: keep one reference
     }
 
     /// <summary>The page promised for <paramref name="key"/>.</summary>
@@ -41,7 +41,7 @@ internal sealed class ContentTable(VirtualMachine vm)
         _pages.Clear();
         try
         {
-            vm.Manager.Pages.FreePages(vm.Handle, GmmAccount.Base, pages);
+            vm.Manager.Pages.Port.FreePages(vm.Handle, GmmAccount.Base, pages);
         }
         catch (GmmException e) when (e.Error == GmmError.VmNotFound)
         {

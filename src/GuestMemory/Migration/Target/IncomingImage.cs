@@ -133,7 +133,7 @@ internal sealed class IncomingImage
         if (content.IsEmpty || ContentKey.Of(content) != key)
             throw MigrationErrors.Corrupt($"a DUPLICATE names position {position}, which does not hold content {key}");
         PageId shared = _image.ShareStaged(position, PageHash.Checksum(key.Hash));
-        _vm.Manager.Pages.AddSharedReference(_vm.Handle, shared);
+        _vm.Manager.Pages.Port.AddSharedReference(_vm.Handle, shared);
         Table.Add(key, shared);
         _image.ApplyReference(shared);
         _records.Duplicates++;

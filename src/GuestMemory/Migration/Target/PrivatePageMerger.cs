@@ -64,7 +64,7 @@ internal sealed class PrivatePageMerger(GlobalMemoryManager manager, VirtualMach
         PageId page;
         try
         {
-            page = manager.Pages.AllocateSharedPage(incoming.Handle, PageHash.Checksum(request.Key.Hash));
+            page = manager.Pages.Port.AllocateSharedPage(incoming.Handle, PageHash.Checksum(request.Key.Hash));
         }
         catch (GmmException e) when (e.Error is GmmError.HitGlobalLimit or GmmError.HostOutOfMemory)
         {
@@ -87,7 +87,7 @@ internal sealed class PrivatePageMerger(GlobalMemoryManager manager, VirtualMach
             section.Exit();
         }
         if (copied && ContentKey.Of(copy) == request.Key) return page;
-        manager.Pages.FreePages(incoming.Handle, GmmAccount.Base, [page]);
+        manager.Pages.Port.FreePages(incoming.Handle, GmmAccount.Base, [page]);
         return PageId.Nil;
     }
 
@@ -102,7 +102,7 @@ internal sealed class PrivatePageMerger(GlobalMemoryManager manager, VirtualMach
             SharingTable.Candidate c = requests[i].Candidate;
             try
             {
-                manager.Pages.AddSharedReference(c.Vm!.Handle, shared[i]);
+                manager.Pages.Port.AddSharedReference(c.Vm!.Handle, shared[i]);
             }
             catch (GmmException e) when (e.Error == GmmError.VmNotFound)
             {
@@ -121,7 +121,7 @@ internal sealed class PrivatePageMerger(GlobalMemoryManager manager, VirtualMach
     {
         try
         {
-            manager.Pages.FreePages(vm.Handle, GmmAccount.Base, [page]);
+            manager.Pages.Port.FreePages(vm.Handle, GmmAccount.Base, [page]);
         }
         catch (GmmException e) when (e.Error == GmmError.VmNotFound)
         {
