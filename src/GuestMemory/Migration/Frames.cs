@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Buffers.Binary;
 using GuestMemory.State;
 
@@ -52,7 +53,7 @@ internal sealed class FrameWriter(Stream stream)
 /// one expected, so a lost, repeated or reordered frame is caught) and a known tag. Holds one buffer of
 /// the largest payload, whatever the session's size.
 /// </summary>
-internal sealed class FrameReader(Stream stream)
+internal sealed class FrameReader(MeteredStream stream)
 {
     private readonly byte[] _header = new byte[MigrationProtocol.FrameHeaderBytes];
     private readonly byte[] _payload = new byte[MigrationProtocol.MaxPayload];
@@ -63,7 +64,24 @@ internal sealed class FrameReader(Stream stream)
     /// <see cref="GmmError.MigrationStreamCorrupt"/> when the frame fails a check.</exception>
     public Frame Read()
     {
-        ReadExactly(_header, header: true);
+        // The wait for a frame to begin follows the connection's read timeout (a standby between checkpoints
+        // waits as long as it takes); once it has begun, the whole frame must arrive within the frame
+        // deadline, so a peer that trickles bytes cannot hold a session open for ever.
+        ReadExactly(_header.AsSpan(0, 1), header: true);
+        stream.BeginFrame();
+        try
+        {
+            return ReadRest();
+        }
+        finally
+        {
+            stream.EndFrame();
+        }
+    }
+
+    private Frame ReadRest()
+    {
+        ReadExactly(_header.AsSpan(1), header: false);
         var type = (MessageType)BinaryPrimitives.ReadUInt32LittleEndian(_header);
         uint sequence = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(4));
         uint length = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(8));
@@ -94,10 +112,28 @@ internal sealed class FrameReader(Stream stream)
 /// turns every I/O failure of the transport (a reset, a timeout, a closed socket) into the typed
 /// <see cref="GmmError.MigrationConnectionLost"/>.
 /// </summary>
-internal sealed class MeteredStream(Stream inner) : Stream
+internal sealed class MeteredStream(Stream inner, TimeSpan frameTimeout) : Stream
 {
+    private long _frameDeadline;
+    private int _timeoutBeforeFrame;
+
     public long BytesRead { get; private set; }
     public long BytesWritten { get; private set; }
+
+    /// <summary>A frame began arriving: every read until <see cref="EndFrame"/> shares one deadline.</summary>
+    public void BeginFrame()
+    {
+        _frameDeadline = Stopwatch.GetTimestamp() + (long)(frameTimeout.TotalSeconds * Stopwatch.Frequency);
+        if (inner.CanTimeout) _timeoutBeforeFrame = inner.ReadTimeout;
+    }
+
+    /// <summary>The frame is read: the connection's own read timeout applies again.</summary>
+    public void EndFrame()
+    {
+        if (_frameDeadline == 0) return;
+        _frameDeadline = 0;
+        if (inner.CanTimeout) inner.ReadTimeout = _timeoutBeforeFrame;
+    }
 
     public override bool CanRead => true;
     public override bool CanSeek => false;
@@ -110,6 +146,12 @@ internal sealed class MeteredStream(Stream inner) : Stream
     public override int Read(Span<byte> buffer)
     {
         int n;
+        if (_frameDeadline != 0)
+        {
+            long left = _frameDeadline - Stopwatch.GetTimestamp();
+            if (left <= 0) throw MigrationErrors.Lost($"the peer took more than {frameTimeout.TotalSeconds:0.#} s to send one frame");
+            if (inner.CanTimeout) inner.ReadTimeout = (int)Math.Clamp(left * 1000 / Stopwatch.Frequency, 1, int.MaxValue);
+        }
         try
         {
             n = inner.Read(buffer);

@@ -12,7 +12,11 @@ public sealed record IncomingOptions
     /// <summary>Starts the moved VM's vCPUs when the source says RESUME (the VM's memory is committed by then).</summary>
     public Action<VirtualMachine>? Resume { get; init; }
 
-    /// <summary>How long the target waits for the next frame, and for a write to go out, before the connection counts as lost.</summary>
+    /// <summary>
+    /// How long the target waits for the next frame to begin, the longest one frame may take to arrive once
+    /// it has begun (so a peer that trickles a byte at a time cannot hold a session), and how long a write
+    /// may take, before the connection counts as lost.
+    /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
 
     internal void Validate()

@@ -29,7 +29,7 @@ internal sealed class MigrationConnection : IDisposable
             transport.ReadTimeout = _timeout;
             transport.WriteTimeout = _timeout;
         }
-        Stream = new MeteredStream(transport);
+        Stream = new MeteredStream(transport, timeout);
         Reader = new FrameReader(Stream);
         Writer = new FrameWriter(Stream);
     }

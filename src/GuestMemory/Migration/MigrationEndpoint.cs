@@ -12,8 +12,12 @@ public sealed class MigrationEndpoint : IDisposable
     private readonly TcpListener _listener;
 
     /// <summary>Listens on <paramref name="address"/>:<paramref name="port"/> (port 0: any free port, see <see cref="Port"/>).</summary>
+    /// <exception cref="GmmException"><see cref="GmmError.InvalidArgument"/> for a port outside 0..65535.</exception>
+    /// <exception cref="SocketException">The address is in use or not this host's.</exception>
     public MigrationEndpoint(IPAddress address, int port)
     {
+        ArgumentNullException.ThrowIfNull(address);
+        if (port is < 0 or > 65535) throw new GmmException(GmmError.InvalidArgument, $"port {port} is outside 0..65535");
         _listener = new TcpListener(address, port);
         _listener.Start();
     }
@@ -31,8 +35,11 @@ public sealed class MigrationEndpoint : IDisposable
 
     /// <summary>Connects to a listening target.</summary>
     /// <exception cref="GmmException"><see cref="GmmError.MigrationConnectionLost"/> when it cannot connect.</exception>
+    /// <exception cref="GmmException"><see cref="GmmError.InvalidArgument"/> for an empty host or a port outside 1..65535.</exception>
     public static NetworkStream Connect(string host, int port)
     {
+        if (string.IsNullOrWhiteSpace(host)) throw new GmmException(GmmError.InvalidArgument, "a target needs a host name or address");
+        if (port is < 1 or > 65535) throw new GmmException(GmmError.InvalidArgument, $"port {port} is outside 1..65535");
         var client = new TcpClient { NoDelay = true };
         try
         {

@@ -23,13 +23,20 @@ public sealed partial class VirtualMachine
     /// <see cref="GmmError.MigrationConnectionLost"/>, <see cref="GmmError.MigrationStreamCorrupt"/>,
     /// <see cref="GmmError.MigrationVersionUnsupported"/>, <see cref="GmmError.StateLayoutMismatch"/>; or
     /// <see cref="GmmError.MigrationInDoubt"/>: the target may be running the VM, which stays paused here.</exception>
+    /// <exception cref="GmmException"><see cref="GmmError.InvalidArgument"/> for a stream that cannot both read and write.</exception>
     /// <exception cref="InvalidOperationException">A live save or another migration of this VM is running.</exception>
     public MoveReport MoveTo(Stream connection, Action pauseWriters, Action resumeWriters, MoveOptions? options = null, IProgress<MigrationProgress>? progress = null) =>
         new MoveSession(this, pauseWriters, resumeWriters, Checked(connection, pauseWriters, resumeWriters, options), progress).Run(connection);
 
     /// <summary>Connects to a target listening at <paramref name="host"/>:<paramref name="port"/> and moves this VM there; see <see cref="MoveTo(Stream, Action, Action, MoveOptions?, IProgress{MigrationProgress}?)"/>.</summary>
-    public MoveReport MoveTo(string host, int port, Action pauseWriters, Action resumeWriters, MoveOptions? options = null, IProgress<MigrationProgress>? progress = null) =>
-        MoveTo(MigrationEndpoint.Connect(host, port), pauseWriters, resumeWriters, options, progress);
+    /// <exception cref="GmmException">As the stream overload; <see cref="GmmError.InvalidArgument"/> for a port outside 1..65535
+    /// or an empty host; <see cref="GmmError.MigrationConnectionLost"/> when it cannot connect.</exception>
+    public MoveReport MoveTo(string host, int port, Action pauseWriters, Action resumeWriters, MoveOptions? options = null, IProgress<MigrationProgress>? progress = null)
+    {
+        ThrowIfDestroyed();
+        Checked(Stream.Null, pauseWriters, resumeWriters, options);
+        return MoveTo(MigrationEndpoint.Connect(host, port), pauseWriters, resumeWriters, options, progress);
+    }
 
     /// <summary>
     /// Starts mirroring this running VM to the standby at the other end of <paramref name="connection"/> (a
@@ -47,6 +54,8 @@ public sealed partial class VirtualMachine
     private static MoveOptions Checked(Stream connection, Action pauseWriters, Action resumeWriters, MoveOptions? options)
     {
         ArgumentNullException.ThrowIfNull(connection);
+        if (!connection.CanRead || !connection.CanWrite)
+            throw new GmmException(GmmError.InvalidArgument, $"a migration needs a stream that reads and writes (this one {(connection.CanRead ? "cannot write" : connection.CanWrite ? "cannot read" : "is closed")})");
         ArgumentNullException.ThrowIfNull(pauseWriters);
         ArgumentNullException.ThrowIfNull(resumeWriters);
         options ??= new MoveOptions();

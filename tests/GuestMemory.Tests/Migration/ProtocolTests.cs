@@ -133,7 +133,7 @@ public sealed class ProtocolTests
 
     private static void ReadAll(byte[] stream)
     {
-        var reader = new FrameReader(new MeteredStream(new MemoryStream(stream)));
+        var reader = new FrameReader(new MeteredStream(new MemoryStream(stream), TimeSpan.FromSeconds(30)));
         while (true) reader.Read();
     }
 }
