@@ -215,21 +215,32 @@ public sealed unsafe partial class PageManager : IGmm, IDisposable
         long available = preferred.FreePages + (long)_spareChunks.Count * Paging.PagesPerChunk;
         if (count <= available) return;
         int needed = (int)((count - available + Paging.PagesPerChunk - 1) / Paging.PagesPerChunk);
-        needed = Math.Min(needed, _options.MaxChunks - _chunks.Count);
-        var committed = new List<Chunk>(needed);
+        int allowed = Math.Min(needed, _options.MaxChunks - _chunks.Count);
+        var committed = new List<Chunk>(allowed);
         try
         {
-            for (int i = 0; i < needed; i++) committed.Add(CommitChunk());
+            for (int i = 0; i < allowed; i++) committed.Add(CommitChunk());
         }
         catch (GmmException e) when (e.Error == GmmError.HostOutOfMemory)
         {
             if (TotalFreePages() >= count) return; // the host is short, but other chunks have room
-            foreach (Chunk chunk in committed)
-            {
-                _spareChunks.Pop();
-                ReleaseChunk(chunk, givenBack: false);
-            }
+            RollBack(committed);
             throw;
+        }
+        if (committed.Count == needed || TotalFreePages() >= count) return;
+        // Every chunk the limit allows is in use and the free pages left sit in chunks the compactor is
+        // emptying (out of every set until it is done): none can be handed out now.
+        RollBack(committed);
+        throw new GmmException(GmmError.HitGlobalLimit, $"{count} pages are not free outside the chunks being compacted; try again once compaction is done");
+    }
+
+    /// <summary>Gives back chunks just committed by <see cref="EnsureCapacity"/> (the newest spares) when it fails.</summary>
+    private void RollBack(List<Chunk> committed)
+    {
+        foreach (Chunk chunk in committed)
+        {
+            _spareChunks.Pop();
+            ReleaseChunk(chunk, givenBack: false);
         }
     }
 
