@@ -28,7 +28,8 @@ public sealed class CliRunTests : IDisposable
 
         (int exit, string listed) = GmmCommand.Run("qemu", "list", "--json");
         Assert.True(exit == 0, listed);
-        JsonElement row = listed.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).Single(r => r.GetProperty("name").GetString() == "clirun1");
+        using JsonDocument list = JsonDocument.Parse(listed); // the one --json shape: {"command", "result", "items"}
+        JsonElement row = list.RootElement.GetProperty("items").EnumerateArray().Single(r => r.GetProperty("name").GetString() == "clirun1");
         Assert.Equal(record.QemuPid, row.GetProperty("qemu_pid").GetInt32());
         Assert.InRange(row.GetProperty("memfd_resident_bytes").GetInt64(), 1, 96L << 20);
 
@@ -39,8 +40,9 @@ public sealed class CliRunTests : IDisposable
         (exit, string analysis) = GmmCommand.Run("analyze", dump, "--json");
         Assert.True(exit == 0, analysis);
         using JsonDocument figures = JsonDocument.Parse(analysis);
-        Assert.Equal(96 * 256, figures.RootElement.GetProperty("total_pages").GetInt64());
-        Assert.True(figures.RootElement.GetProperty("distinct_nonzero_pages").GetInt64() > 1000, "a booted kernel's pages");
+        JsonElement result = figures.RootElement.GetProperty("result");
+        Assert.Equal(96 * 256, result.GetProperty("pages").GetInt64());
+        Assert.True(result.GetProperty("distinct_nonzero_pages").GetInt64() > 1000, "a booted kernel's pages");
 
         run.Signal(2); // SIGINT, as Ctrl+C
         Assert.Equal(130, run.WaitForExit(TimeSpan.FromSeconds(60)));
