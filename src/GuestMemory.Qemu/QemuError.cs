@@ -40,6 +40,20 @@ public enum QemuError
     GuestCommandFailed,
     /// <summary>No running guest by that name (for commands that reach a guest another <c>gmm</c> started).</summary>
     GuestNotFound,
+    /// <summary>A QEMU migration stream uses what GuestMemory does not take (xbzrle, multifd, compression, postcopy, a return path, a stream version or RAM flag it does not know); the message names it. The source QEMU keeps running.</summary>
+    StreamUnsupported,
+    /// <summary>A QEMU migration stream breaks its own rules (a bad magic, section, footer, block or address); nothing of it is kept.</summary>
+    StreamCorrupt,
+    /// <summary>A QEMU migration stream ended (connection dropped, file cut) before its end; nothing of it is kept.</summary>
+    StreamTruncated,
+    /// <summary>No stored VM by that name in the store.</summary>
+    StoredVmNotFound,
+    /// <summary>A stored VM of that name exists already (delete it first, or migrate under another name).</summary>
+    StoredVmExists,
+    /// <summary>The target QEMU did not accept a resumed VM (machine type, devices or RAM blocks differ, or it closed the connection); the message says what it saw.</summary>
+    ResumeRefused,
+    /// <summary>A store folder's files are damaged or of another version; the message names the file.</summary>
+    StoreCorrupt,
 }
 
 /// <summary>A failure of the QEMU layer, with its typed <see cref="QemuError"/> code.</summary>
