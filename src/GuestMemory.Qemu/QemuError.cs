@@ -54,6 +54,8 @@ public enum QemuError
     ResumeRefused,
     /// <summary>A store folder's files are damaged or of another version; the message names the file.</summary>
     StoreCorrupt,
+    /// <summary>Another process holds the store folder (its <c>store.lock</c>): one writer at a time; lists and resumes read it alongside.</summary>
+    StoreBusy,
 }
 
 /// <summary>A failure of the QEMU layer, with its typed <see cref="QemuError"/> code.</summary>

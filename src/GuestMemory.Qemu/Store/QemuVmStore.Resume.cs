@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace GuestMemory.Qemu;
+
+/// <summary>What a resume sent and how long it took.</summary>
+/// <param name="Name">The stored VM.</param>
+/// <param name="BytesSent">Bytes of the QEMU stream sent.</param>
+/// <param name="Elapsed">From connecting to the target's confirmation that it loaded the stream.</param>
+public sealed record ResumeReport(string Name, long BytesSent, TimeSpan Elapsed);
+
+public sealed partial class QemuVmStore
+{
+    /// <summary>
+    /// Sends stored VM <paramref name="name"/> to a QEMU started with <c>-incoming tcp:HOST:PORT</c> (the same
+    /// machine type and devices) and waits for that QEMU to confirm it loaded the stream: the guest then runs
+    /// on where it stopped, its RAM byte for byte what was received. The stored VM stays in the store.
+    /// </summary>
+    /// <exception cref="QemuException"><see cref="QemuError.StoredVmNotFound"/>, <see cref="QemuError.InvalidArgument"/> (host or port),
+    /// <see cref="QemuError.HostResourceFailed"/> (no connection), <see cref="QemuError.ResumeRefused"/> (the target closed the connection
+    /// without loading the stream: another machine type, RAM blocks or devices), <see cref="QemuError.Timeout"/>, <see cref="QemuError.StoreCorrupt"/>.</exception>
+    public async Task<ResumeReport> ResumeAsync(string name, string host, int port, TimeSpan timeout, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        if (port is < 1 or > 65535) throw new QemuException(QemuError.InvalidArgument, $"a port is 1-65535, not {port}");
+        if (timeout <= TimeSpan.Zero) throw new QemuException(QemuError.InvalidArgument, "the timeout must be positive");
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        StoredVm stored = Acquire(name);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            using var client = new TcpClient { NoDelay = true };
+            try
+            {
+                using var connect = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                connect.CancelAfter(timeout);
+                await client.ConnectAsync(host, port, connect.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException && !cancel.IsCancellationRequested)
+            {
+                throw new QemuException(QemuError.HostResourceFailed, $"cannot connect to the target QEMU at {host}:{port}: {e.Message}", e);
+            }
+            NetworkStream stream = client.GetStream();
+            long sent;
+            try
+            {
+                sent = await Task.Run(() => WriteStream(stored, stream, openReturnPath: true), cancel).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                throw new QemuException(QemuError.ResumeRefused, $"the target QEMU at {host}:{port} closed the connection while {name} was sent: it refused the stream (another machine type or RAM blocks than {stored.State.Machine} with {BlockList(stored.State)}?); its own log says why", e);
+            }
+            uint? shut = await ReturnPath.ReadShutAsync(stream, timeout, cancel).ConfigureAwait(false);
+            if (shut != 0)
+                throw new QemuException(QemuError.ResumeRefused, shut == null
+                    ? $"the target QEMU at {host}:{port} did not load {name}: it closed the connection without confirming (its machine type or devices differ from {stored.State.Machine} with {stored.State.Devices.Count} device sections; its own log says which)"
+                    : $"the target QEMU at {host}:{port} reported failure {shut} after loading {name}");
+            return new ResumeReport(name, sent, clock.Elapsed);
+        }
+        finally
+        {
+            Release(stored);
+        }
+    }
+
+    /// <summary>Writes stored VM <paramref name="name"/> as a QEMU stream to <paramref name="destination"/> (a file QEMU loads with <c>-incoming "exec:cat F"</c>, a socket); returns the bytes written.</summary>
+    /// <exception cref="QemuException"><see cref="QemuError.StoredVmNotFound"/>, <see cref="QemuError.StoreCorrupt"/>.</exception>
+    public long WriteStream(string name, System.IO.Stream destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        StoredVm stored = Acquire(name);
+        try { return WriteStream(stored, destination, openReturnPath: false); }
+        finally { Release(stored); }
+    }
+
+    /// <summary>
+    /// The stream of a stored VM: header, configuration, (the return path), the ram section's setup, one END
+    /// section with every page (a zero record for each zero page: a fresh target's ROM blocks are not zero),
+    /// the device sections as received, EOF and the description. Pages come from the resident VM, else from
+    /// the page files, read in order.
+    /// </summary>
+    private long WriteStream(StoredVm stored, System.IO.Stream destination, bool openReturnPath)
+    {
+        QemuVmState state = stored.State;
+        var writer = new QemuStreamWriter(destination);
+        writer.WriteHeader(state.Configuration);
+        if (openReturnPath) writer.WriteOpenReturnPath();
+        writer.WriteRamSetup(state.Ram, state.Blocks);
+        writer.BeginRamSection(final: true);
+        VirtualMachine? vm = stored.Vm;
+        using var reader = vm == null ? new SegmentReader() : null;
+        byte[] buffer = new byte[ReadPages * QemuStreamFormat.PageSize];
+        long page = 0;
+        for (int b = 0; b < state.Blocks.Count; b++)
+        {
+            long pages = state.Blocks[b].Pages;
+            for (long first = 0; first < pages; first += ReadPages)
+            {
+                int count = (int)Math.Min(ReadPages, pages - first);
+                if (vm != null) vm.Memory.Read((ulong)(page + first) * QemuStreamFormat.PageSize, buffer.AsSpan(0, count * QemuStreamFormat.PageSize));
+                for (int i = 0; i < count; i++)
+                {
+                    Span<byte> data = buffer.AsSpan(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize);
+                    long offset = (first + i) * QemuStreamFormat.PageSize;
+                    bool zero;
+                    if (vm != null) zero = !data.ContainsAnyExcept((byte)0);
+                    else
+                    {
+                        ulong r = stored.Refs![page + first + i];
+                        zero = r == 0;
+                        if (!zero) reader!.Read(SegmentOf(r), PageRefs.Index(r), data);
+                    }
+                    if (zero) writer.WriteFilledPage(b, offset, 0);
+                    else writer.WritePage(b, offset, data);
+                }
+            }
+            page += pages;
+        }
+        writer.EndRamSection();
+        foreach (DeviceSection device in state.Devices) writer.WriteDeviceSection(device.Raw);
+        writer.WriteEnd(state.Description);
+        writer.Flush();
+        return writer.BytesWritten;
+    }
+
+    private static string BlockList(QemuVmState state) => string.Join(", ", state.Blocks.Select(b => $"{b.Id} {b.Length >> 10} KiB"));
+}

@@ -1,0 +1,112 @@
+using GuestMemory.Phys;
+namespace GuestMemory.Qemu;
+
+/// <summary>
+/// The sink that turns a QEMU stream into a GuestMemory VM: the VM is created when the ram section lists
+/// the blocks (block 0 at guest-physical 0 as the VM's RAM, each further block a RAM range of its own
+/// right after the one before, named by its QEMU id), each page record is written into it (a later copy
+/// replaces an earlier one; a zero record leaves a zero page alone and overwrites a written one), and the
+/// configuration and device sections are kept as they came. <see cref="Abandon"/> destroys the VM, so a
+/// stream that breaks off leaves nothing. One reader thread drives it.
+/// </summary>
+internal sealed class VmReceiver : IQemuStreamSink
+{
+    private static readonly byte[] ZeroPage = new byte[QemuStreamFormat.PageSize];
+    private readonly GlobalMemoryManager _gmm;
+    private readonly Func<RamSectionHeader, IReadOnlyList<RamBlock>, VmOptions> _options;
+    private readonly List<DeviceSection> _devices = [];
+    private readonly byte[] _fill = new byte[QemuStreamFormat.PageSize];
+    private ulong[] _bases = [];
+    private byte[] _configuration = [];
+    private string _machine = "";
+    private RamSectionHeader _ram;
+    private IReadOnlyList<RamBlock> _blocks = [];
+
+    /// <param name="gmm">The host the VM is made on.</param>
+    /// <param name="options">The VM's options for the listed blocks (its name, sharing domain; <c>RamSize</c> is block 0's length).</param>
+    public VmReceiver(GlobalMemoryManager gmm, Func<RamSectionHeader, IReadOnlyList<RamBlock>, VmOptions> options)
+    {
+        _gmm = gmm;
+        _options = options;
+    }
+
+    /// <summary>The VM, once the ram section began.</summary>
+    public VirtualMachine? Vm { get; private set; }
+
+    /// <summary>The state, once the stream ended.</summary>
+    public QemuVmState? State { get; private set; }
+
+    /// <summary>Called by each page: the count of page records taken (for progress and reports).</summary>
+    public long PageRecords { get; private set; }
+
+    /// <summary>Raised (on the reader's thread) when the source stopped the guest: its END section began.</summary>
+    public event Action? FinalPassBegan;
+
+    public void Configuration(ReadOnlySpan<byte> raw, string machine)
+    {
+        _configuration = raw.ToArray();
+        _machine = machine;
+    }
+
+    public void RamSetup(RamSectionHeader header, IReadOnlyList<RamBlock> blocks)
+    {
+        _ram = header;
+        _blocks = blocks;
+        VmOptions options = _options(header, blocks) with { RamSize = blocks[0].Length };
+        VirtualMachine vm = _gmm.CreateVm(options);
+        Vm = vm;
+        _bases = new ulong[blocks.Count];
+        ulong address = 0;
+        for (int i = 0; i < blocks.Count; i++)
+        {
+            _bases[i] = address;
+            if (i > 0) vm.Memory.RegisterRam(address, (ulong)blocks[i].Length, blocks[i].Id);
+            address += (ulong)blocks[i].Length;
+        }
+    }
+
+    public void RamSectionBegin(bool final)
+    {
+        if (final) FinalPassBegan?.Invoke();
+    }
+
+    public void Page(int block, long offset, ReadOnlySpan<byte> data)
+    {
+        if (!data.ContainsAnyExcept((byte)0))
+        {
+            FilledPage(block, offset, 0); // a zero page sent in full stays a zero page here
+            return;
+        }
+        PageRecords++;
+        Vm!.Memory.Write(_bases[block] + (ulong)offset, data);
+    }
+
+    public void FilledPage(int block, long offset, byte fill)
+    {
+        PageRecords++;
+        ulong address = _bases[block] + (ulong)offset;
+        if (fill == 0)
+        {
+            if (Vm!.Memory.GetPage(address).State is GuestPageState.Zero) return;
+            Vm.Memory.Write(address, ZeroPage);
+            return;
+        }
+        _fill.AsSpan().Fill(fill);
+        Vm!.Memory.Write(address, _fill);
+    }
+
+    public void RamSectionEnd() { }
+
+    public void DeviceSection(ReadOnlySpan<byte> raw, string id, uint instance) => _devices.Add(new DeviceSection(id, instance, raw.ToArray()));
+
+    public void End(ReadOnlySpan<byte> description) =>
+        State = new QemuVmState { Machine = _machine, Configuration = _configuration, Ram = _ram, Blocks = _blocks, Devices = _devices, Description = description.ToArray() };
+
+    /// <summary>Destroys the VM made so far (a broken stream): its pages go back to the host.</summary>
+    public void Abandon()
+    {
+        VirtualMachine? vm = Vm;
+        Vm = null;
+        if (vm != null && !vm.IsDestroyed) vm.Dispose();
+    }
+}
