@@ -40,6 +40,10 @@ public enum QemuError
     GuestCommandFailed,
     /// <summary>No running guest by that name (for commands that reach a guest another <c>gmm</c> started).</summary>
     GuestNotFound,
+    /// <summary>The guest has no balloon: no virtio-balloon device, or its driver (<c>virtio_balloon</c>) is not loaded, so it never reports.</summary>
+    BalloonUnavailable,
+    /// <summary>The guest's balloon stopped short of its target (the guest uses the pages, or its driver is stuck).</summary>
+    BalloonTargetNotReached,
 }
 
 /// <summary>A failure of the QEMU layer, with its typed <see cref="QemuError"/> code.</summary>
