@@ -10,7 +10,7 @@ namespace GuestMemory.Benchmarks;
 /// <param name="CacheMib">Files each guest writes to its disk and reads back at start.</param>
 /// <param name="Accelerator">TCG, KVM or auto.</param>
 /// <param name="Peers">Also run the two peers (free page reporting alone, no balloon).</param>
-public sealed record QemuBalloonBenchSettings(int Guests = 4, int RamMib = 384, int BudgetMib = 768, int GrowMib = 300, int CacheMib = 150,
+public sealed record QemuBalloonBenchSettings(int Guests = 4, int RamMib = 384, int BudgetMib = 768, int GrowMib = 256, int CacheMib = 150,
     Accelerator Accelerator = Accelerator.Auto, bool Peers = true)
 {
     /// <summary>Checks the settings.</summary>

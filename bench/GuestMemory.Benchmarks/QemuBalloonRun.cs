@@ -116,11 +116,11 @@ internal static class QemuBalloonRun
         _ => "no balloon",
     };
 
-    /// <summary>Mounts the guest's disk, writes files of one random MiB repeated, syncs, and reads them back: a clean page cache.</summary>
+    /// <summary>Lets tmpfs grow to all the guest's memory (the image mounts it at 85 %, below the 300 MiB a 384 MiB guest's grower writes), mounts its disk, writes files of one random MiB repeated, syncs, and reads them back: a clean page cache.</summary>
     private static Task WarmCacheAsync(GuestShell shell, int mib, CancellationToken cancel) => shell.ShellAsync(
-        "mkdir -p /mnt/disk && mount -t ext4 /dev/vda /mnt/disk && head -c 1048576 /dev/urandom > /run/mib && " +
+        "mount -o remount,size=100% /tmp && mkdir -p /mnt/disk && mount -t ext4 /dev/vda /mnt/disk && head -c 1048576 /dev/urandom > /run/mib && " +
         $"i=0; while [ $i -lt {mib} ]; do cat /run/mib >> /mnt/disk/file$((i / 10)); i=$((i + 1)); done; " +
-        "rm /run/mib && sync && cat /mnt/disk/* > /dev/null", TimeSpan.FromMinutes(5), cancel: cancel);
+        "rm /run/mib && sync && cat /mnt/disk/file* > /dev/null", TimeSpan.FromMinutes(5), cancel: cancel);
 
     /// <summary>The grower writes <paramref name="mib"/> MiB into tmpfs, 10 MiB at a time; returns each write's milliseconds.</summary>
     private static async Task<List<double>> GrowAsync(GuestShell shell, int mib, CancellationToken cancel)

@@ -19,7 +19,7 @@ internal static class BenchQemuBalloonCommand
         var guests = new Option<int>("--vms") { Description = "Guests", DefaultValueFactory = _ => 4 }.Within(2, 16);
         var ram = new Option<int>("--ram-mib") { Description = "RAM per guest, MiB", DefaultValueFactory = _ => 384 }.Within(128, 8192);
         var budget = new Option<int>("--budget-mib") { Description = "Budget for the guests' resident RAM (their memfds), MiB", DefaultValueFactory = _ => 768 }.Within(64, 1 << 20);
-        var grow = new Option<int>("--grow-mib") { Description = "How far each guest grows into tmpfs in its turn, MiB", DefaultValueFactory = _ => 300 }.Within(10, 8192);
+        var grow = new Option<int>("--grow-mib") { Description = "How far each guest grows into tmpfs in its turn, MiB", DefaultValueFactory = _ => 256 }.Within(10, 8192);
         var cache = new Option<int>("--cache-mib") { Description = "Files each guest writes to its own disk and reads back at start, MiB", DefaultValueFactory = _ => 150 }.Within(1, 8192);
         var noPeers = new Option<bool>("--no-peers") { Description = "Run the controller only (not free page reporting alone and no balloon)" };
         var accel = new Option<string>("--accel") { Description = "Accelerator: auto, tcg or kvm", DefaultValueFactory = _ => "auto" };
