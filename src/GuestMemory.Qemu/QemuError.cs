@@ -56,6 +56,10 @@ public enum QemuError
     StoreCorrupt,
     /// <summary>Another process holds the store folder (its <c>store.lock</c>): one writer at a time; lists and resumes read it alongside.</summary>
     StoreBusy,
+    /// <summary>The guest has no balloon: no virtio-balloon device, or its driver (<c>virtio_balloon</c>) is not loaded, so it never reports.</summary>
+    BalloonUnavailable,
+    /// <summary>The guest's balloon stopped short of its target (the guest uses the pages, or its driver is stuck).</summary>
+    BalloonTargetNotReached,
 }
 
 /// <summary>A failure of the QEMU layer, with its typed <see cref="QemuError"/> code.</summary>

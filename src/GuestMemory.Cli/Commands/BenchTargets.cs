@@ -58,6 +58,14 @@ internal static class BenchTargets
             new("total <= 0.7 s", j => N(j, "total_s"), v => v <= 0.7, "s"),
             new("bytes sent <= 0.25x guest bytes", j => N(j, "bytes_sent") / N(j, "guest_bytes"), v => v <= 0.25, "x"),
         ],
+        "qemu-balloon" =>
+        [
+            new("peak resident RAM over budget <= 5%", j => N(j, "peak_rss_over_budget_pct"), v => v <= 5, "%"),
+            new("settle p99 <= 1 s (TCG)", j => N(j, "settle_ms_p99"), v => v <= 1000, "ms"),
+            new("no guest OOM kill", j => N(j, "guest_oom_kills"), v => v == 0, ""),
+            new("lower peak than free page reporting alone", j => N(j, "peak_resident_mib") / N(j, "fpr_peak_resident_mib"), v => v < 1, "x"),
+            new("lower peak than no balloon", j => N(j, "peak_resident_mib") / N(j, "no_balloon_peak_resident_mib"), v => v < 1, "x"),
+        ],
         _ => [],
     };
 

@@ -144,7 +144,7 @@ public sealed class BalloonController : IDisposable
     }
 
     /// <summary>ESX's share ratio low : normal : high = 1 : 2 : 4.</summary>
-    private static int PriorityFactor(VmPriority priority) => priority switch
+    internal static int PriorityFactor(VmPriority priority) => priority switch
     {
         VmPriority.Low => 1,
         VmPriority.High => 4,
@@ -182,34 +182,8 @@ public sealed class BalloonController : IDisposable
             now[vms[i]] = ballooned[i];
         }
         _lastBallooned = now;
-        long raised = changes.Where(c => c.NewTargetPages > c.OldTargetPages).Sum(c => c.NewTargetPages - c.OldTargetPages);
-        long cut = changes.Where(c => c.NewTargetPages < c.OldTargetPages).Sum(c => c.OldTargetPages - c.NewTargetPages);
-        _counters = _counters with
-        {
-            Steps = _counters.Steps + 1,
-            Decisions = _counters.Decisions + (changes.Count > 0 ? 1 : 0),
-            InflateRequests = _counters.InflateRequests + changes.Count(c => c.NewTargetPages > c.OldTargetPages),
-            DeflateRequests = _counters.DeflateRequests + changes.Count(c => c.NewTargetPages < c.OldTargetPages),
-            PagesRequested = _counters.PagesRequested + raised,
-            PagesReturned = _counters.PagesReturned + cut,
-            PagesReclaimed = _counters.PagesReclaimed + reclaimed,
-            ShortfallSteps = _counters.ShortfallSteps + (plan.ShortfallPages > 0 ? 1 : 0),
-        };
-        _lastDecision = new BalloonDecision
-        {
-            Step = _counters.Steps,
-            RssBytes = rss,
-            BudgetBytes = Options.HostBudgetBytes,
-            HeadroomPages = plan.HeadroomPages,
-            ExposurePages = plan.ExposurePages,
-            DeficitPages = plan.DeficitPages,
-            WantedPages = plan.WantedPages,
-            GrantedPages = plan.GrantedPages,
-            ReclaimPages = plan.ReclaimPages,
-            ReleasedPages = plan.ReleasedPages,
-            ShortfallPages = plan.ShortfallPages,
-            Changes = changes,
-        };
+        _counters = BalloonTally.Add(_counters, plan, changes.Select(c => (c.OldTargetPages, c.NewTargetPages)), reclaimed);
+        _lastDecision = BalloonTally.Decision(_counters.Steps, rss, Options.HostBudgetBytes, plan) with { Changes = changes };
         return _lastDecision;
     }
 

@@ -27,6 +27,19 @@ public sealed record BalloonDecision
     public long ShortfallPages { get; init; }
     /// <summary>Every target changed in this step.</summary>
     public IReadOnlyList<BalloonTargetChange> Changes { get; init; } = [];
+    /// <summary>Every target changed in this step, for a <see cref="GuestBalloonController"/>'s guests (its <see cref="Changes"/> are empty).</summary>
+    public IReadOnlyList<GuestTargetChange> GuestChanges { get; init; } = [];
+}
+
+/// <summary>One guest's target change in a step of a <see cref="GuestBalloonController"/>.</summary>
+/// <param name="Guest">The guest.</param>
+/// <param name="OldTargetPages">The balloon target before the step.</param>
+/// <param name="NewTargetPages">The balloon target after it.</param>
+/// <param name="Reason">Why it changed.</param>
+public readonly record struct GuestTargetChange(IBalloonGuest Guest, long OldTargetPages, long NewTargetPages, BalloonChangeReason Reason)
+{
+    /// <inheritdoc/>
+    public override string ToString() => $"{Guest.Name} {OldTargetPages}->{NewTargetPages} ({Reason})";
 }
 
 /// <summary>One VM's target change in a step.</summary>
