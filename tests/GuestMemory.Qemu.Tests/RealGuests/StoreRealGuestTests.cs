@@ -127,7 +127,9 @@ public sealed class StoreRefusalTests(RealGuestFixture guests)
     [Fact(Timeout = 240_000)]
     public async Task A_migration_cancelled_halfway_leaves_nothing_in_the_store_and_the_guest_runs_on()
     {
-        QemuGuest g = guests.B;
+        // Guest A: after a postcopy-ram migration was refused, QEMU 7.2 kept opening a return path on guest B's
+        // next migration although the capability was off again (seen here), which the store refuses by name.
+        QemuGuest g = guests.A;
         using var host = new StoreTestHost();
         using QemuVmStore store = host.Open(folder: true);
         await using QemuStoreListener listener = QemuStoreListener.Start(store, IPAddress.Loopback, 0);
@@ -135,7 +137,16 @@ public sealed class StoreRefusalTests(RealGuestFixture guests)
         try
         {
             await g.Qmp.MigrateAsync($"tcp:127.0.0.1:{listener.Port}", Cancel);
-            while ((await g.Qmp.QueryMigrateAsync(Cancel)).TransferredBytes < 2L << 20) await Task.Delay(50, Cancel);
+            QemuMigrationStatus status;
+            while ((status = await g.Qmp.QueryMigrateAsync(Cancel)).TransferredBytes < 2L << 20)
+            {
+                if (status.Ended)
+                {
+                    StoreArrival early = await listener.NextAsync(Long, Cancel);
+                    Assert.Fail($"the migration ended before it was cancelled: {status.Status} {status.Error}; the store: {early.Error?.Message}");
+                }
+                await Task.Delay(50, Cancel);
+            }
             await g.Qmp.MigrateCancelAsync(Cancel);
             StoreArrival arrival = await listener.NextAsync(Long, Cancel);
             Assert.Equal(QemuError.StreamTruncated, Assert.IsType<QemuException>(arrival.Error).Error);
