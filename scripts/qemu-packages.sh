@@ -2,6 +2,7 @@
 # Installs what GuestMemory's real QEMU guests need, when it is missing (docs/qemu.md, "Packages"):
 #   qemu-system-x86  QEMU (qemu-system-x86_64)
 #   busybox-static   the guests' userland (/bin/busybox, statically linked)
+#   zstd             the peer `gmm bench qemu-store` compresses QEMU's own stream with (zstd -3)
 #   a kernel         the newest /boot/vmlinuz-* with its /lib/modules/VERSION; when /boot has none,
 #                    Debian's linux-image-amd64 kernel package is downloaded and unpacked into
 #                    /var/cache/gmm-qemu/linux-image (not installed: installing a kernel would run
@@ -31,6 +32,7 @@ missing() {
   need=()
   command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
   installed busybox-static || need+=(busybox-static)
+  command -v zstd >/dev/null 2>&1 || need+=(zstd)
   kernel=1; have_kernel && kernel=0
 }
 

@@ -18,6 +18,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(BenchMigrateCommand.Create());
         bench.Subcommands.Add(BenchStateCommand.Create());
         bench.Subcommands.Add(BenchQemuCommand.Create());
+        bench.Subcommands.Add(BenchQemuStoreCommand.Create());
         return bench;
     }
 

@@ -96,8 +96,8 @@ public sealed record GuestOptions
         if (MemMerge && RamBacking != GuestRamBacking.Anonymous) throw new QemuException(QemuError.InvalidArgument, "MemMerge applies to anonymous RAM only");
         if (KernelArguments != null && KernelArguments.Any(c => c is '\n' or '\0'))
             throw new QemuException(QemuError.InvalidArgument, "kernel arguments must be one line");
-        if (Incoming != null && (Incoming.Length == 0 || Incoming.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
-            throw new QemuException(QemuError.InvalidArgument, $"an incoming URI is one word such as tcp:127.0.0.1:4444, not '{Incoming}'");
+        if (Incoming != null && (Incoming.Length == 0 || Incoming.Any(char.IsControl)))
+            throw new QemuException(QemuError.InvalidArgument, $"an incoming URI is one line such as tcp:127.0.0.1:4444 or \"exec:cat FILE\", not '{Incoming}'");
         if (BootTimeout <= TimeSpan.Zero) throw new QemuException(QemuError.InvalidArgument, "the boot timeout must be positive");
     }
 }
