@@ -3,6 +3,7 @@
 #   qemu-system-x86  QEMU (qemu-system-x86_64)
 #   busybox-static   the guests' userland (/bin/busybox, statically linked)
 #   e2fsprogs        mkfs.ext4, for a guest's own disk (GuestDisk)
+#   zstd             the peer `gmm bench qemu-store` compresses QEMU's own stream with (zstd -3)
 #   a kernel         the newest /boot/vmlinuz-* with its /lib/modules/VERSION; when /boot has none,
 #                    Debian's linux-image-amd64 kernel package is downloaded and unpacked into
 #                    /var/cache/gmm-qemu/linux-image (not installed: installing a kernel would run
@@ -33,6 +34,7 @@ missing() {
   command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
   installed busybox-static || need+=(busybox-static)
   [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || need+=(e2fsprogs) # GuestDisk: a guest's own ext4 disk (gmm bench qemu-balloon)
+  command -v zstd >/dev/null 2>&1 || need+=(zstd)
   kernel=1; have_kernel && kernel=0
 }
 

@@ -19,6 +19,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(BenchStateCommand.Create());
         bench.Subcommands.Add(BenchQemuCommand.Create());
         bench.Subcommands.Add(BenchQemuBalloonCommand.Create());
+        bench.Subcommands.Add(BenchQemuStoreCommand.Create());
         return bench;
     }
 

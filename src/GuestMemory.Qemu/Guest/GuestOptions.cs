@@ -69,6 +69,13 @@ public sealed record GuestOptions
     /// <summary>The QEMU to run, or null to look for it (<see cref="QemuBinary.Find"/>).</summary>
     public QemuBinary? Qemu { get; init; }
 
+    /// <summary>
+    /// Start as the target of a migration (<c>-incoming URI</c>, e.g. <c>tcp:127.0.0.1:4444</c>): QEMU waits
+    /// for a stream (from another QEMU or a <see cref="QemuVmStore"/>) and the guest goes on where its source
+    /// stopped, so it is "ready" once QMP answers (it booted long before). Null: boot normally.
+    /// </summary>
+    public string? Incoming { get; init; }
+
     /// <summary>Checks every field; the first problem is the error.</summary>
     /// <exception cref="QemuException"><see cref="QemuError.InvalidArgument"/>.</exception>
     public void Validate()
@@ -89,6 +96,8 @@ public sealed record GuestOptions
         if (MemMerge && RamBacking != GuestRamBacking.Anonymous) throw new QemuException(QemuError.InvalidArgument, "MemMerge applies to anonymous RAM only");
         if (KernelArguments != null && KernelArguments.Any(c => c is '\n' or '\0'))
             throw new QemuException(QemuError.InvalidArgument, "kernel arguments must be one line");
+        if (Incoming != null && (Incoming.Length == 0 || Incoming.Any(char.IsControl)))
+            throw new QemuException(QemuError.InvalidArgument, $"an incoming URI is one line such as tcp:127.0.0.1:4444 or \"exec:cat FILE\", not '{Incoming}'");
         if (BootTimeout <= TimeSpan.Zero) throw new QemuException(QemuError.InvalidArgument, "the boot timeout must be positive");
     }
 }

@@ -57,6 +57,9 @@ public sealed partial class GuestShell : IAsyncDisposable
     /// <summary>True once the guest said it is ready.</summary>
     public bool IsReady => _ready.Task.IsCompletedSuccessfully;
 
+    /// <summary>Marks the channel ready without a <c>#ready</c> line: for a guest resumed from a migration, which sent it on its source.</summary>
+    internal void MarkReadyWithoutBoot() => _ready.TrySetResult(0);
+
     /// <summary>Waits for the guest's <c>#ready</c> line and returns the guest's uptime then (seconds since its kernel started).</summary>
     /// <exception cref="QemuException"><see cref="QemuError.Timeout"/>, or the channel's failure.</exception>
     public async Task<double> WaitReadyAsync(TimeSpan timeout, CancellationToken cancel = default)

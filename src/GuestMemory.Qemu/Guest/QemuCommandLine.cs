@@ -81,6 +81,7 @@ public static class QemuCommandLine
             string disk = CheckCommaFree(Path.GetFullPath(options.Disks[i]), "a disk path");
             args.AddRange(["-drive", $"file={disk},if=none,id=gmmdisk{i},format=raw,cache=unsafe", "-device", $"virtio-blk-pci,drive=gmmdisk{i}"]);
         }
+        if (options.Incoming != null) args.AddRange(["-incoming", options.Incoming]);
         args.AddRange(options.ExtraArguments);
         return args;
     }

@@ -155,7 +155,13 @@ public sealed class QemuGuest : IAsyncDisposable
         _owned.Add(commandSocket);
         Qmp = await UntilExit(QmpClient.OpenAsync(new NetworkStream(qmpSocket, ownsSocket: true), timeout, cancel), "QMP greeting").ConfigureAwait(false);
         Qmp.CloseReason = ExplainClose;
-        if (Options.Image != null)
+        if (Options.Image != null && Options.Incoming != null)
+        {
+            // A migration target: the guest said ready on its source long ago and goes on serving commands.
+            Shell = new GuestShell(new NetworkStream(commandSocket, ownsSocket: true)) { CloseReason = ExplainClose };
+            Shell.MarkReadyWithoutBoot();
+        }
+        else if (Options.Image != null)
         {
             Shell = new GuestShell(new NetworkStream(commandSocket, ownsSocket: true)) { CloseReason = ExplainClose };
             TimeSpan left = timeout - clock.Elapsed;

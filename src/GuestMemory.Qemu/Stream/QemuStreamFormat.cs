@@ -16,6 +16,8 @@ public static class QemuStreamFormat
 {
     /// <summary>"QEVM".</summary>
     public const uint Magic = 0x5145564d;
+    /// <summary>What a multifd channel starts with instead of <see cref="Magic"/> (its own connections beside the main stream).</summary>
+    internal const uint MultifdMagic = 0x11223344;
     /// <summary>The only stream version taken.</summary>
     public const uint StreamVersion = 3;
     /// <summary>QEMU's target page on x86: every RAM record is one page of this size.</summary>
@@ -46,7 +48,7 @@ public static class QemuStreamFormat
     /// <summary>What a command number in the stream asks for, in the words of the capability that sends it.</summary>
     internal static string CommandName(ushort command) => command switch
     {
-        1 => "a return path (capability return-path)",
+        1 => "a return path (capability return-path, or postcopy-ram which needs one)",
         2 => "a ping (capability return-path or postcopy-ram)",
         3 or 4 or 5 or 6 or 7 => "postcopy (capability postcopy-ram)",
         8 => "COLO (capability x-colo)",

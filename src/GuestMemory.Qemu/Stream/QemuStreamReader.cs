@@ -49,6 +49,7 @@ public sealed class QemuStreamReader
     {
         ArgumentNullException.ThrowIfNull(sink);
         uint magic = _in.U32("the magic");
+        if (magic == MultifdMagic) throw new QemuException(QemuError.StreamUnsupported, "a multifd channel (capability multifd)");
         if (magic != Magic) throw Corrupt($"the stream starts with 0x{magic:x8}, not QEVM (0x{Magic:x8})");
         uint version = _in.U32("the version");
         if (version != StreamVersion) throw new QemuException(QemuError.StreamUnsupported, $"stream version {version} (only version {StreamVersion}, QEMU 2.0 and later, is taken)");

@@ -12,6 +12,8 @@ internal static class QemuCommand
         qemu.Subcommands.Add(QemuRunCommand.Create());
         qemu.Subcommands.Add(QemuDumpCommand.Create());
         qemu.Subcommands.Add(QemuListCommand.Create());
+        qemu.Subcommands.Add(QemuStoreCommand.Create());
+        qemu.Subcommands.Add(QemuResumeCommand.Create());
         return qemu;
     }
 

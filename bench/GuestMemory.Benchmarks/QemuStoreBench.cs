@@ -1,0 +1,214 @@
+using GuestMemory.Gmm;
+using System.Diagnostics;
+using System.Net;
+using GuestMemory.Qemu;
+
+namespace GuestMemory.Benchmarks;
+
+/// <summary>What <see cref="QemuStoreBench.RunAsync"/> runs.</summary>
+public sealed record QemuStoreBenchSettings(int RamMib = 256, Accelerator Accelerator = Accelerator.Auto);
+
+/// <summary>
+/// <c>gmm bench qemu-store</c>: four real guests of the same kernel and image, each after its own workload
+/// (idle; file copies; random data; file copies with some random data), suspended (QMP <c>stop</c>) and then
+/// stored twice: by QEMU itself into a file (<c>migrate "exec:cat > F"</c>, then Debian's <c>zstd -3</c> of
+/// it) and by a <see cref="QemuVmStore"/> with a folder over TCP. Then one guest is resumed both ways into
+/// a new QEMU, and the last guest is moved to a second store that holds the other three (beside the bytes
+/// QEMU's own migration of it sends).
+/// </summary>
+public static class QemuStoreBench
+{
+    /// <summary>The workloads, one per guest, as the result names them.</summary>
+    public static readonly string[] Workloads =
+    [
+        "idle",
+        "file copies: /lib/modules twice, 32 MiB of text files",
+        "random data: 32 MiB",
+        "file copies: /lib/modules, 16 MiB of text files, 8 MiB of random data",
+    ];
+
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(5);
+
+    /// <summary>Runs the benchmark; every QEMU it starts is ended before it returns, also on failure and Ctrl+C.</summary>
+    public static async Task<QemuStoreFigures> RunAsync(QemuStoreBenchSettings settings, IProgress<BenchProgress>? progress = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        GuestKernel kernel = GuestKernel.Find();
+        GuestImage image = GuestImage.BuildCached(kernel, GuestImage.DefaultCacheDirectory);
+        long ram = (long)settings.RamMib << 20;
+        GuestOptions Options(string name) => new()
+        {
+            Name = name, RamBytes = ram, Kernel = kernel, Image = image, Accelerator = settings.Accelerator, BootTimeout = TimeSpan.FromMinutes(5),
+        };
+        string work = Directory.CreateTempSubdirectory("gmm-bench-qemu-store-").FullName;
+        var guests = new List<QemuGuest>();
+        try
+        {
+            progress?.Report(new BenchProgress("booting 4 guests", 0, 4));
+            guests.AddRange(await QemuBench.StartAllAsync(Enumerable.Range(1, 4).Select(i => Options($"store{i}")), cancel));
+            progress?.Report(new BenchProgress("workloads", 0, 4));
+            await Task.WhenAll(guests.Select((g, i) => RunWorkloadAsync(g.RequireShell(), i, cancel)));
+            foreach (QemuGuest g in guests) await g.Qmp.StopAsync(cancel);
+
+            using var gmm = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = 8L << 30 });
+            string folder = Path.Combine(work, "store");
+            using QemuVmStore store = QemuVmStore.Open(gmm, new QemuStoreOptions { Directory = folder });
+            var files = new string[guests.Count];
+            double qemuStore = 0, zstd = 0, ours = 0;
+            long zstdBytes = 0;
+            await using (QemuStoreListener listener = QemuStoreListener.Start(store, IPAddress.Loopback, 0, () => $"g{store.List().Count + 1}"))
+            {
+                for (int i = 0; i < guests.Count; i++)
+                {
+                    progress?.Report(new BenchProgress($"storing guest {i + 1}: QEMU to a file, zstd, GuestMemory's store", i, guests.Count));
+                    files[i] = Path.Combine(work, $"g{i + 1}.qemu");
+                    qemuStore += await MigrateAsync(guests[i], $"exec:cat > {files[i]}", cancel);
+                    // QEMU does not migrate a guest it paused for a migration again: run it for a moment and stop it.
+                    await guests[i].Qmp.ContAsync(cancel);
+                    await guests[i].Qmp.StopAsync(cancel);
+                    (double seconds, long bytes) = Zstd(files[i]);
+                    zstd += seconds;
+                    zstdBytes += bytes;
+                    var clock = Stopwatch.StartNew();
+                    await guests[i].Qmp.MigrateAsync($"tcp:127.0.0.1:{listener.Port}", cancel);
+                    StoreArrival arrival = await listener.NextAsync(Long, cancel);
+                    if (arrival.Error != null) throw arrival.Error;
+                    ours += clock.Elapsed.TotalSeconds;
+                }
+            }
+            long hostBytes = gmm.Statistics.AllocatedPages * QemuStreamFormat.PageSize;
+            long fileBytes = Directory.GetFiles(folder).Where(f => !f.EndsWith("store.lock", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
+            IReadOnlyList<StoredVmInfo> stored = store.List();
+            long guestBytes = stored.Sum(v => v.GuestRamBytes);
+
+            progress?.Report(new BenchProgress("resuming guest 2: from the store, from QEMU's file", 0, 2));
+            double resume = await ResumeFromStoreAsync(store, "g2", Options("resume-store"), cancel);
+            double qemuResume = await ResumeFromFileAsync(files[1], Options("resume-file"), cancel);
+
+            progress?.Report(new BenchProgress("moving guest 4 to a store that holds the other three", 0, 1));
+            using var gmmB = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = 8L << 30 });
+            using QemuVmStore other = QemuVmStore.Open(gmmB);
+            foreach (string name in new[] { "g1", "g2", "g3" })
+            {
+                using var copy = new MemoryStream();
+                store.WriteStream(name, copy);
+                copy.Position = 0;
+                other.Receive(copy, name);
+            }
+            long relayGuest = stored.Single(v => v.Name == "g4").GuestRamBytes;
+            GuestMemory.Migration.MoveReport move;
+            await using (QemuStoreListener target = QemuStoreListener.Start(other, IPAddress.Loopback, 0))
+            {
+                move = await store.MoveAsync("g4", "127.0.0.1", target.Port, cancel);
+                StoreArrival arrived = await target.NextAsync(Long, cancel);
+                if (arrived.Error != null) throw arrived.Error;
+            }
+            gmm.Verify();
+            gmmB.Verify();
+            return new QemuStoreFigures
+            {
+                Guests = guests.Count, RamMib = settings.RamMib, Workloads = Workloads, GuestBytes = guestBytes,
+                StoredBytes = hostBytes + fileBytes, StoreHostBytes = hostBytes, StoreFileBytes = fileBytes,
+                QemuStreamBytes = files.Sum(f => new FileInfo(f).Length), ZstdStreamBytes = zstdBytes, ZstdSeconds = zstd,
+                StoreSeconds = ours / guests.Count, QemuStoreSeconds = qemuStore / guests.Count,
+                ResumeSeconds = resume, QemuResumeSeconds = qemuResume,
+                RelayBytes = move.BytesSent, RelayGuestBytes = relayGuest, QemuMigrateBytes = new FileInfo(files[3]).Length,
+                NonZeroPages = stored.Sum(v => v.NonZeroPages), SharedPages = stored.Sum(v => v.SharedPages),
+            };
+        }
+        finally
+        {
+            foreach (QemuGuest g in guests) await g.DisposeAsync();
+            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static async Task RunWorkloadAsync(GuestShell shell, int index, CancellationToken cancel)
+    {
+        switch (index)
+        {
+            case 0:
+                await shell.IdleAsync(1, cancel);
+                break;
+            case 1:
+                await shell.CopyAsync("/lib/modules", "modules-1", cancel);
+                await shell.CopyAsync("/lib/modules", "modules-2", cancel);
+                await shell.FillAsync("text", 32, FillKind.Text, "bench-files", cancel: cancel);
+                break;
+            case 2:
+                await shell.FillAsync("random", 32, FillKind.Random, cancel: cancel);
+                break;
+            default:
+                await shell.CopyAsync("/lib/modules", "modules", cancel);
+                await shell.FillAsync("text", 16, FillKind.Text, "bench-files", cancel: cancel);
+                await shell.FillAsync("random", 8, FillKind.Random, cancel: cancel);
+                break;
+        }
+        await shell.RunAsync("sync", cancel: cancel);
+    }
+
+    /// <summary>Migrates a (stopped) guest to <paramref name="uri"/> and returns the seconds until QEMU reports it completed.</summary>
+    private static async Task<double> MigrateAsync(QemuGuest guest, string uri, CancellationToken cancel)
+    {
+        var clock = Stopwatch.StartNew();
+        await guest.Qmp.MigrateAsync(uri, cancel);
+        QemuMigrationStatus status = await guest.Qmp.WaitForMigrationAsync(Long, cancel);
+        if (status.Status != "completed") throw new QemuException(QemuError.GuestDied, $"QEMU's migration to {uri} ended {status.Status}: {status.Error}");
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Debian's zstd at level 3 on a stream file: seconds and compressed bytes.</summary>
+    private static (double Seconds, long Bytes) Zstd(string file)
+    {
+        var clock = Stopwatch.StartNew();
+        using Process zstd = Process.Start(new ProcessStartInfo("zstd", ["-3", "-q", "-f", file, "-o", file + ".zst"]) { RedirectStandardError = true })
+            ?? throw new QemuException(QemuError.ToolNotFound, "zstd did not start (Debian: zstd)");
+        string errors = zstd.StandardError.ReadToEnd();
+        zstd.WaitForExit();
+        if (zstd.ExitCode != 0) throw new QemuException(QemuError.ToolNotFound, $"zstd failed ({zstd.ExitCode}): {errors}");
+        double seconds = clock.Elapsed.TotalSeconds;
+        long bytes = new FileInfo(file + ".zst").Length;
+        File.Delete(file + ".zst");
+        return (seconds, bytes);
+    }
+
+    /// <summary>Starts a paused target QEMU waiting on TCP and resumes the stored guest into it: seconds from the start to its confirmation.</summary>
+    private static async Task<double> ResumeFromStoreAsync(QemuVmStore store, string name, GuestOptions options, CancellationToken cancel)
+    {
+        int port = FreePort();
+        var clock = Stopwatch.StartNew();
+        await using QemuGuest target = await QemuGuest.StartAsync(options with { Incoming = $"tcp:127.0.0.1:{port}", ExtraArguments = ["-S"] }, cancel);
+        await store.ResumeAsync(name, "127.0.0.1", port, Long, cancel);
+        double seconds = clock.Elapsed.TotalSeconds;
+        await CheckRunsAsync(target, cancel);
+        return seconds;
+    }
+
+    /// <summary>Starts a paused target QEMU loading QEMU's own file: seconds from the start to its migration's completion.</summary>
+    private static async Task<double> ResumeFromFileAsync(string file, GuestOptions options, CancellationToken cancel)
+    {
+        var clock = Stopwatch.StartNew();
+        await using QemuGuest target = await QemuGuest.StartAsync(options with { Incoming = $"exec:cat {file}", ExtraArguments = ["-S"] }, cancel);
+        QemuMigrationStatus status = await target.Qmp.WaitForMigrationAsync(Long, cancel);
+        double seconds = clock.Elapsed.TotalSeconds;
+        if (status.Status != "completed") throw new QemuException(QemuError.GuestDied, $"QEMU did not load its own file: {status.Status} {status.Error}");
+        await CheckRunsAsync(target, cancel);
+        return seconds;
+    }
+
+    /// <summary>The resumed guest goes on: continued, its command channel answers.</summary>
+    private static async Task CheckRunsAsync(QemuGuest target, CancellationToken cancel)
+    {
+        await target.Qmp.ContAsync(cancel);
+        await target.RequireShell().PingAsync(TimeSpan.FromSeconds(60), cancel);
+    }
+
+    private static int FreePort()
+    {
+        var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
+}

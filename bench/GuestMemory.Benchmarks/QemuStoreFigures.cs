@@ -1,0 +1,39 @@
+namespace GuestMemory.Benchmarks;
+
+/// <summary>What <see cref="QemuStoreBench"/> measured (docs/qemu-store.md, "Measured here").</summary>
+public sealed record QemuStoreFigures
+{
+    public int Guests { get; init; }
+    public int RamMib { get; init; }
+    /// <summary>What each guest ran before it was suspended, in order.</summary>
+    public IReadOnlyList<string> Workloads { get; init; } = [];
+    /// <summary>All guests' RAM (every RAM block), bytes.</summary>
+    public long GuestBytes { get; init; }
+    /// <summary>The store's host pages after storing all guests (0 once their files are on disk and their RAM given back) plus its folder's bytes.</summary>
+    public long StoredBytes { get; init; }
+    public long StoreHostBytes { get; init; }
+    public long StoreFileBytes { get; init; }
+    /// <summary>The bytes of QEMU's own streams of the same guests (what <c>migrate "exec:cat > F"</c> writes).</summary>
+    public long QemuStreamBytes { get; init; }
+    /// <summary>Those streams after Debian's <c>zstd -3</c>.</summary>
+    public long ZstdStreamBytes { get; init; }
+    /// <summary>Seconds zstd took for all streams.</summary>
+    public double ZstdSeconds { get; init; }
+    /// <summary>Mean seconds to store one guest: <c>migrate tcp:</c> to the store until it is listed (on disk).</summary>
+    public double StoreSeconds { get; init; }
+    /// <summary>Mean seconds for QEMU to suspend the same guest to a file (<c>migrate "exec:cat > F"</c> until completed).</summary>
+    public double QemuStoreSeconds { get; init; }
+    /// <summary>Seconds from starting a target QEMU (<c>-incoming tcp:</c>, <c>-S</c>) to its confirmation that it loaded the stored guest.</summary>
+    public double ResumeSeconds { get; init; }
+    /// <summary>Seconds from starting a target QEMU with <c>-incoming "exec:cat F"</c> (<c>-S</c>) to its migration's completion.</summary>
+    public double QemuResumeSeconds { get; init; }
+    /// <summary>Bytes the store sent to move the last guest to a store that holds the others.</summary>
+    public long RelayBytes { get; init; }
+    /// <summary>The last guest's RAM, bytes.</summary>
+    public long RelayGuestBytes { get; init; }
+    /// <summary>The bytes of QEMU's own stream of the last guest (what QEMU's direct migration to another QEMU sends).</summary>
+    public long QemuMigrateBytes { get; init; }
+    /// <summary>Non-zero pages of all stored guests, and the distinct contents the store wrote.</summary>
+    public long NonZeroPages { get; init; }
+    public long SharedPages { get; init; }
+}

@@ -1,0 +1,162 @@
+using System.CommandLine;
+using System.Net;
+using System.Text.Json.Nodes;
+using GuestMemory.Cli.Output;
+using GuestMemory.Qemu;
+using Spectre.Console;
+
+namespace GuestMemory.Cli.Commands.Qemu;
+
+/// <summary>
+/// <c>gmm qemu store listen|list|delete|move</c>: GuestMemory as QEMU's migration peer (docs/qemu-store.md).
+/// <c>listen</c> takes VMs that QEMU migrates to it (<c>migrate -d tcp:HOST:PORT</c>) or that another store
+/// moves to it; the other commands work on a store folder (<c>list</c> reads it beside a running listener;
+/// <c>delete</c> and <c>move</c> need the folder's writer lock, so no listener may run on it).
+/// </summary>
+internal static class QemuStoreCommand
+{
+    public static Command Create()
+    {
+        var store = new Command("store", "Keep QEMU VMs suspended and deduplicated: take them from QEMU's migration, list, delete, move them");
+        store.Subcommands.Add(Listen());
+        store.Subcommands.Add(List());
+        store.Subcommands.Add(Delete());
+        store.Subcommands.Add(Move());
+        return store;
+    }
+
+    private static Command Listen()
+    {
+        var port = new Option<int>("--port") { Description = "TCP port QEMU migrates to (0: any free port; see --ready-file)", Required = true }.Within(0, 65535);
+        var address = new Option<string>("--address") { Description = "IP address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
+        address.Validators.Add(r =>
+        {
+            string? text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
+            if (text != null && !IPAddress.TryParse(text, out _)) r.AddError($"--address must be an IP address, not '{text}'");
+        });
+        Option<string> dir = StoreOptions.Dir(required: false);
+        var resident = new Option<bool>("--keep-resident") { Description = "Keep persisted VMs' RAM in memory too (a store that moves answer from memory); default: give it back once on disk" };
+        var count = new Option<int>("--count") { Description = "Exit after this many arrivals, stored or failed (0: until Ctrl+C)", DefaultValueFactory = _ => 0 }.Within(0, 100_000);
+        var prefix = new Option<string>("--name") { Description = "Arriving VMs are named this followed by -1, -2, ...", DefaultValueFactory = _ => "vm" };
+        var readyFile = new Option<string?>("--ready-file") { Description = "Write the port to this file once listening (for scripts)" };
+        Option<int> hostMib = StoreOptions.HostMib();
+        Option<bool> json = BenchCommand.JsonOption();
+        var listen = new Command("listen", "Take QEMU VMs migrated here (migrate -d tcp:HOST:PORT) and keep them; one line per arrival") { port, address, dir, resident, count, prefix, readyFile, hostMib, json };
+        listen.SetCancellableRun((p, cancel) => RunListen(p.GetValue(port), IPAddress.Parse(p.GetValue(address)!), p.GetValue(dir), p.GetValue(resident),
+            p.GetValue(count), p.GetValue(prefix)!, p.GetValue(readyFile), p.GetValue(hostMib), p.GetValue(json), cancel));
+        return listen;
+    }
+
+    private static int RunListen(int port, IPAddress address, string? dir, bool resident, int count, string prefix, string? readyFile, int hostMib, bool json, CancellationToken cancel)
+    {
+        QemuVmStore.ValidateName(prefix + "-1");
+        string? ready = readyFile == null ? null : OutputPath.CheckFile(readyFile, "ready file");
+        using GlobalMemoryManager gmm = StoreOptions.Gmm(hostMib);
+        using QemuVmStore store = QemuVmStore.Open(gmm, new QemuStoreOptions { Directory = dir, KeepResident = resident });
+        QemuStoreListener listener = QemuStoreListener.Start(store, address, port, () => store.NextName(prefix));
+        try
+        {
+            if (ready != null)
+            {
+                File.WriteAllText(ready + ".tmp", listener.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                File.Move(ready + ".tmp", ready, overwrite: true);
+            }
+            if (!json) CliConsole.Err.Line($"listening on {address}:{listener.Port}; QEMU: migrate -d tcp:{address}:{listener.Port}; {store.List().Count} VM(s) stored{(dir != null ? $" in {dir}" : " (in memory only)")}");
+            int failed = 0;
+            for (int arrived = 0; count == 0 || arrived < count; arrived++)
+            {
+                StoreArrival a;
+                try { a = listener.NextAsync(Timeout.InfiniteTimeSpan, cancel).GetAwaiter().GetResult(); }
+                catch (OperationCanceledException) { break; }
+                if (a.Error != null)
+                {
+                    failed++;
+                    CliFailure failure = CliFailure.From(a.Error) ?? new CliFailure(nameof(CliError.Unexpected), a.Error.Message);
+                    if (json) CliJson.WriteErr(CliJson.Error("qemu store listen", failure, new JsonObject { ["peer"] = a.Peer, ["name"] = a.Name }));
+                    else CliConsole.Err.Line($"[red]{a.Peer}: nothing stored: {failure.Code}: {failure.OneLine}[/]");
+                    continue;
+                }
+                StoredVmInfo v = a.Stored!;
+                if (json) CliJson.WriteOut(CliJson.Result("qemu store listen", JsonFields.Object([.. StoreOptions.Fields(v), new("seconds", a.Elapsed.TotalSeconds), new("peer", a.Peer)])), oneLine: true);
+                else CliConsole.Out.Line($"stored {v.Name} from {a.Peer} in {a.Elapsed.TotalSeconds:0.00} s: {v.Machine}, {StoreOptions.Mib(v.GuestRamBytes)} of RAM, {v.NonZeroPages:N0} non-zero pages ({v.SharedPages:N0} shared), {StoreOptions.Mib(v.FileBytes)} of files");
+            }
+            cancel.ThrowIfCancellationRequested();
+            if (failed > 0) throw new CliException(CliError.SessionsFailed, $"{failed} arrival(s) failed (each is reported above)");
+            return 0;
+        }
+        finally
+        {
+            listener.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private static Command List()
+    {
+        Option<string> dir = StoreOptions.Dir(required: true);
+        Option<bool> json = BenchCommand.JsonOption();
+        var list = new Command("list", "List a store folder's VMs: guest RAM, pages each alone holds, pages shared, file bytes") { dir, json };
+        list.SetAction(p =>
+        {
+            using GlobalMemoryManager gmm = StoreOptions.Gmm(64);
+            using QemuVmStore store = QemuVmStore.Open(gmm, new QemuStoreOptions { Directory = p.GetValue(dir), ReadOnly = true });
+            IReadOnlyList<StoredVmInfo> vms = store.List();
+            long files = vms.Sum(v => v.FileBytes);
+            if (p.GetValue(json))
+            {
+                var items = new JsonArray([.. vms.Select(v => (JsonNode)JsonFields.Object(StoreOptions.Fields(v)))]);
+                CliJson.WriteOut(CliJson.Result("qemu store list", new JsonObject { ["vms"] = vms.Count, ["file_bytes"] = files, ["guest_ram_bytes"] = vms.Sum(v => v.GuestRamBytes) }, items));
+                return 0;
+            }
+            if (vms.Count == 0)
+            {
+                CliConsole.Out.Line($"No VMs are stored in {p.GetValue(dir)!}.");
+                return 0;
+            }
+            var table = new Table().AddColumns("VM", "machine", "guest RAM", "non-zero pages", "pages it alone holds", "pages shared", "file bytes");
+            foreach (StoredVmInfo v in vms)
+                table.AddRow(Markup.Escape(v.Name), Markup.Escape(v.Machine), StoreOptions.Mib(v.GuestRamBytes), $"{v.NonZeroPages:N0}", $"{v.AlonePages:N0}", $"{v.SharedPages:N0}", StoreOptions.Mib(v.FileBytes));
+            CliConsole.Out.Write(table);
+            return 0;
+        });
+        return list;
+    }
+
+    private static Command Delete()
+    {
+        Argument<string> name = StoreOptions.Name();
+        Option<string> dir = StoreOptions.Dir(required: true);
+        var delete = new Command("delete", "Delete a stored VM and the page files no other VM refers to") { name, dir };
+        delete.SetAction(p =>
+        {
+            using GlobalMemoryManager gmm = StoreOptions.Gmm(64);
+            using QemuVmStore store = QemuVmStore.Open(gmm, new QemuStoreOptions { Directory = p.GetValue(dir) });
+            store.Delete(p.GetValue(name)!);
+            CliConsole.Out.Line($"deleted {p.GetValue(name)!}; {store.List().Count} VM(s) left");
+            return 0;
+        });
+        return delete;
+    }
+
+    private static Command Move()
+    {
+        Argument<string> name = StoreOptions.Name();
+        Option<string> dir = StoreOptions.Dir(required: true);
+        Option<string> to = StoreOptions.To("The other store's listener (gmm qemu store listen there), HOST:PORT");
+        Option<int> hostMib = StoreOptions.HostMib();
+        Option<bool> json = BenchCommand.JsonOption();
+        var move = new Command("move", "Move a stored VM to another store; pages whose content it holds are not sent") { name, dir, to, hostMib, json };
+        move.SetAction(async (p, cancel) =>
+        {
+            (string host, int port) = StoreOptions.HostPort(p.GetValue(to)!);
+            using GlobalMemoryManager gmm = StoreOptions.Gmm(p.GetValue(hostMib));
+            using QemuVmStore store = QemuVmStore.Open(gmm, new QemuStoreOptions { Directory = p.GetValue(dir) });
+            GuestMemory.Migration.MoveReport report = await store.MoveAsync(p.GetValue(name)!, host, port, cancel);
+            if (p.GetValue(json))
+                CliJson.WriteOut(CliJson.Result("qemu store move", JsonFields.Object([new("name", p.GetValue(name)), new("bytes_sent", report.BytesSent),
+                    new("guest_bytes", report.GuestBytes), new("seconds", report.Total.TotalSeconds), new("content_references", report.ContentReferences)])));
+            else CliConsole.Out.Line($"moved {p.GetValue(name)!} to {host}:{port} in {report.Total.TotalSeconds:0.00} s: {StoreOptions.Mib(report.BytesSent)} sent for {StoreOptions.Mib(report.GuestBytes)} of guest RAM");
+            return 0;
+        });
+        return move;
+    }
+}

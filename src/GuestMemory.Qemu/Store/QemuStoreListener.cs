@@ -1,0 +1,147 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+
+namespace GuestMemory.Qemu;
+
+/// <summary>What became of one connection to a <see cref="QemuStoreListener"/>: the VM stored, or the typed error (nothing kept).</summary>
+/// <param name="Name">The name the VM was (to be) stored under.</param>
+/// <param name="Peer">Who connected.</param>
+/// <param name="Stored">The stored VM's figures, or null when it failed.</param>
+/// <param name="Error">Why it failed, or null.</param>
+/// <param name="Elapsed">From the connection to the VM being stored (or the failure).</param>
+public sealed record StoreArrival(string Name, string Peer, StoredVmInfo? Stored, Exception? Error, TimeSpan Elapsed);
+
+/// <summary>
+/// Listens on a TCP port for VMs migrating into a <see cref="QemuVmStore"/>: a QEMU told
+/// <c>migrate -d tcp:HOST:PORT</c>, or another GuestMemory store moving one of its VMs here
+/// (<see cref="QemuVmStore.MoveAsync"/>). Each connection is served on a task of its own; what became of it
+/// is handed out by <see cref="NextAsync"/> (and stays listed by the store when it worked). A connection that
+/// sends nothing for <see cref="IdleTimeout"/> is dropped as a truncated stream.
+/// </summary>
+/// <remarks>Threads: the accept loop and one task per connection; the outcomes go through a channel.
+/// The store does its own locking. <see cref="DisposeAsync"/> stops accepting, closes the open
+/// connections (their VMs are not kept) and waits for their tasks.</remarks>
+public sealed class QemuStoreListener : IAsyncDisposable
+{
+    /// <summary>The first 4 bytes of a move from another store.</summary>
+    internal static readonly byte[] MoveMagic = "GQMV"u8.ToArray();
+
+    private readonly QemuVmStore _store;
+    private readonly TcpListener _listener;
+    private readonly Func<string> _names;
+    private readonly Channel<StoreArrival> _arrivals = Channel.CreateUnbounded<StoreArrival>();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _sessions = [];
+    private readonly Lock _sessionsLock = new();
+    private readonly Task _acceptLoop;
+
+    private QemuStoreListener(QemuVmStore store, TcpListener listener, Func<string> names)
+    {
+        _store = store;
+        _listener = listener;
+        _names = names;
+        _acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    /// <summary>How long a connection may send nothing before it is dropped (a QEMU source that hangs).</summary>
+    public static TimeSpan IdleTimeout { get; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The port listened on (the one given, or the one the system chose for 0).</summary>
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>Starts listening on <paramref name="address"/>:<paramref name="port"/> (0: any free port). Arriving VMs are named by <paramref name="names"/>, or vm-1, vm-2, ...</summary>
+    /// <exception cref="QemuException"><see cref="QemuError.InvalidArgument"/> for a port out of range; <see cref="QemuError.HostResourceFailed"/> when the port cannot be had.</exception>
+    public static QemuStoreListener Start(QemuVmStore store, IPAddress address, int port, Func<string>? names = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(address);
+        if (port is < 0 or > 65535) throw new QemuException(QemuError.InvalidArgument, $"a port is 0-65535, not {port}");
+        var listener = new TcpListener(address, port);
+        try { listener.Start(); }
+        catch (SocketException e)
+        {
+            throw new QemuException(QemuError.HostResourceFailed, $"cannot listen on {address}:{port}: {e.Message}", e);
+        }
+        return new QemuStoreListener(store, listener, names ?? (() => store.NextName()));
+    }
+
+    /// <summary>The next connection's outcome.</summary>
+    /// <exception cref="QemuException"><see cref="QemuError.Timeout"/> when none comes within <paramref name="timeout"/>.</exception>
+    public async Task<StoreArrival> NextAsync(TimeSpan timeout, CancellationToken cancel = default)
+    {
+        try
+        {
+            return await _arrivals.Reader.ReadAsync(cancel).AsTask().WaitAsync(timeout, cancel).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new QemuException(QemuError.Timeout, $"no VM arrived within {timeout.TotalSeconds:0} s");
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try { client = await _listener.AcceptTcpClientAsync(_stop.Token).ConfigureAwait(false); }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException) { return; }
+            Task session = Task.Run(() => Serve(client));
+            lock (_sessionsLock)
+            {
+                _sessions.RemoveAll(t => t.IsCompleted);
+                _sessions.Add(session);
+            }
+        }
+    }
+
+    private void Serve(TcpClient client)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string peer = client.Client.RemoteEndPoint?.ToString() ?? "?";
+        string name = "";
+        using (client)
+        using (_stop.Token.Register(client.Dispose))
+        {
+            try
+            {
+                client.NoDelay = true;
+                client.ReceiveTimeout = (int)IdleTimeout.TotalMilliseconds;
+                NetworkStream stream = client.GetStream();
+                byte[] magic = new byte[4];
+                stream.ReadExactly(magic);
+                if (magic.AsSpan().SequenceEqual(MoveMagic))
+                {
+                    StoredVmInfo moved = _store.ReceiveMove(stream);
+                    name = moved.Name;
+                    _arrivals.Writer.TryWrite(new StoreArrival(name, peer, moved, null, clock.Elapsed));
+                    return;
+                }
+                name = _names();
+                StoredVmInfo info = _store.Receive(new PrefixedStream(magic, stream), name);
+                _arrivals.Writer.TryWrite(new StoreArrival(name, peer, info, null, clock.Elapsed));
+            }
+            catch (Exception e) when (e is QemuException or GmmException or IOException or SocketException or ObjectDisposedException)
+            {
+                Exception error = e is IOException or SocketException or ObjectDisposedException
+                    ? new QemuException(QemuError.StreamTruncated, $"the connection from {peer} broke: {e.Message}", e) : e;
+                _arrivals.Writer.TryWrite(new StoreArrival(name, peer, null, error, clock.Elapsed));
+            }
+        }
+    }
+
+    /// <summary>Stops listening, drops open connections (nothing of their VMs is kept) and waits for their tasks.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_stop.IsCancellationRequested) return;
+        _stop.Cancel();
+        _listener.Stop();
+        await _acceptLoop.ConfigureAwait(false);
+        Task[] sessions;
+        lock (_sessionsLock) sessions = [.. _sessions];
+        await Task.WhenAll(sessions).ConfigureAwait(false);
+        _arrivals.Writer.TryComplete();
+        _stop.Dispose();
+    }
+}

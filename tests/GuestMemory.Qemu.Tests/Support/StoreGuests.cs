@@ -1,0 +1,45 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+
+namespace GuestMemory.Qemu.Tests.Support;
+
+/// <summary>Helpers for tests that migrate real guests into stores and back.</summary>
+public static class StoreGuests
+{
+    /// <summary>A port free now on loopback (for a target QEMU's <c>-incoming</c>; the system may hand it out again, rarely).</summary>
+    public static int FreePort()
+    {
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
+
+    /// <summary>Starts a QEMU that waits for a migration on a free loopback port, paused after it loads (<c>-S</c>) when <paramref name="paused"/>.</summary>
+    public static async Task<(QemuGuest Guest, int Port)> StartTargetAsync(string name, long ramBytes, bool paused)
+    {
+        int port = FreePort();
+        GuestOptions options = RealGuestFixture.Options(name, ramBytes) with
+        {
+            Incoming = $"tcp:127.0.0.1:{port}",
+            ExtraArguments = paused ? ["-S"] : [],
+        };
+        return (await QemuGuest.StartAsync(options), port);
+    }
+
+    /// <summary>The SHA-256 of each page of a guest's memfd RAM (QEMU's pc.ram block).</summary>
+    public static Dictionary<long, string> RamPages(GuestRam ram)
+    {
+        var pages = new Dictionary<long, string>();
+        byte[] buffer = new byte[1 << 20];
+        for (long offset = 0; offset < ram.Size; offset += buffer.Length)
+        {
+            int n = ram.Read(offset, buffer);
+            for (int i = 0; i < n; i += QemuStreamFormat.PageSize)
+                pages[offset + i] = Convert.ToHexString(SHA256.HashData(buffer.AsSpan(i, QemuStreamFormat.PageSize)));
+        }
+        return pages;
+    }
+}
