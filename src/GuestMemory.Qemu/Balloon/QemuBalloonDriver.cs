@@ -57,7 +57,7 @@ public sealed class QemuBalloonDriver : IBalloonDriver, IAsyncDisposable
     /// How long the balloon may stand still short of its target before that is reported and the guest's
     /// idle memory is reported as none (Linux's driver retries a failed inflate every 200 ms).
     /// </summary>
-    public static readonly TimeSpan StuckAfter = TimeSpan.FromMilliseconds(400);
+    public static readonly TimeSpan StuckAfter = TimeSpan.FromSeconds(1);
 
     private readonly QemuGuest _guest;
     private readonly long _bufferBytes;
