@@ -25,7 +25,9 @@ internal static class BenchQemuBalloonCommand
         var accel = new Option<string>("--accel") { Description = "Accelerator: auto, tcg or kvm", DefaultValueFactory = _ => "auto" };
         Qemu.QemuCommand.OneOf(accel, "auto", "tcg", "kvm");
         var command = new Command("qemu-balloon", "Over-commit real QEMU guests with the balloon controller, beside free page reporting alone and no balloon on the same workload") { json, guests, ram, budget, grow, cache, noPeers, accel };
-        command.SetAction(async (p, cancel) =>
+        // Cancellable: on Ctrl+C the run's finally blocks end its QEMUs and delete its disk images, then gmm exits 130.
+        command.SetCancellableRun((p, cancel) => RunAsync(p, cancel).GetAwaiter().GetResult());
+        async Task<int> RunAsync(ParseResult p, CancellationToken cancel)
         {
             var settings = new QemuBalloonBenchSettings(p.GetValue(guests), p.GetValue(ram), p.GetValue(budget), p.GetValue(grow), p.GetValue(cache),
                 Enum.Parse<Accelerator>(p.GetValue(accel)!, ignoreCase: true), !p.GetValue(noPeers));
@@ -33,7 +35,7 @@ internal static class BenchQemuBalloonCommand
             if (p.GetValue(json)) BenchJson.Write("qemu-balloon", JsonFields.Object(Json(r)));
             else Print(r);
             return 0;
-        });
+        }
         return command;
     }
 

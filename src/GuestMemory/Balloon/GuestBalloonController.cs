@@ -70,8 +70,8 @@ public sealed class GuestBalloonController : IDisposable
     public IReadOnlyList<IBalloonGuest> Guests { get { lock (_lock) return _entries.Select(e => e.Guest).ToArray(); } }
 
     /// <summary>
-    /// Raised (on the driver's thread) when a guest's balloon reaches its target, with how long it was
-    /// away from it. Handlers must be quick.
+    /// Raised (on the driver's or the stepping thread) when a guest's balloon reaches its target, with how
+    /// long ago that target was set (a target replaced before it is reached is not reported). Handlers must be quick.
     /// </summary>
     public event Action<IBalloonGuest, TimeSpan>? Settled;
 

@@ -11,8 +11,19 @@ internal sealed class GuestBalloonEntry(IBalloonGuest guest, long target)
 {
     public IBalloonGuest Guest { get; } = guest;
 
-    /// <summary>The balloon size the controller asks for, in pages.</summary>
-    public long Target { get; set; } = target;
+    /// <summary>The balloon size the controller asks for, in pages; setting a new one restarts the target's clock.</summary>
+    public long Target
+    {
+        get => _target;
+        set
+        {
+            if (value != _target) _targetSetAt = Stopwatch.GetTimestamp();
+            _target = value;
+        }
+    }
+
+    private long _target = target;
+    private long _targetSetAt = Stopwatch.GetTimestamp();
 
     /// <summary>The driver whose <see cref="IBalloonDriver.StatusChanged"/> the controller listens to, or null.</summary>
     public IBalloonDriver? Subscribed { get; set; }
@@ -35,10 +46,12 @@ internal sealed class GuestBalloonEntry(IBalloonGuest guest, long target)
     private long _unsettledSince;
 
     /// <summary>
-    /// Starts or stops the settling clock for <paramref name="ballooned"/> pages in the balloon now; returns
-    /// how long the balloon was away from its target when it has just reached it. The clock starts when the
-    /// balloon leaves its target and further target changes do not restart it, so the wait is the guest's
-    /// whole wait.
+    /// Notes whether the balloon (<paramref name="ballooned"/> pages now) holds its target; when it has just
+    /// reached it, returns how long ago that target was set. Unlike <see cref="VmBalloon"/>'s clock, which
+    /// runs from the moment the balloon left its target, this one restarts with every new target: a real
+    /// guest's balloon chases a target the controller moves a batch at a time while a workload grows, and
+    /// what a host wants to know is how quickly the guest follows a target, not how long the chase lasted. A
+    /// target replaced before it is reached is not reported.
     /// </summary>
     public TimeSpan? Track(long ballooned)
     {
@@ -48,7 +61,7 @@ internal sealed class GuestBalloonEntry(IBalloonGuest guest, long target)
             return null;
         }
         if (_unsettledSince == 0) return null;
-        TimeSpan waited = Stopwatch.GetElapsedTime(_unsettledSince);
+        TimeSpan waited = Stopwatch.GetElapsedTime(_targetSetAt);
         _unsettledSince = 0;
         SettledTargets++;
         return waited;

@@ -9,13 +9,14 @@ public sealed class CliErrorTests
     [Fact]
     public void Every_qemu_command_has_help()
     {
-        foreach (string[] args in new[] { new[] { "qemu", "--help" }, ["qemu", "run", "--help"], ["qemu", "dump", "--help"], ["qemu", "list", "--help"] })
+        foreach (string[] args in new[] { new[] { "qemu", "--help" }, ["qemu", "run", "--help"], ["qemu", "dump", "--help"], ["qemu", "list", "--help"], ["bench", "qemu-balloon", "--help"] })
         {
             (int exit, string output) = GmmCommand.Run(args);
             Assert.True(exit == 0, output);
             Assert.Contains("Usage:", output);
         }
         Assert.Contains("--accel", GmmCommand.Run("qemu", "run", "--help").Output);
+        Assert.Contains("--budget-mib", GmmCommand.Run("qemu", "run", "--help").Output);
     }
 
     [Theory]
@@ -25,6 +26,10 @@ public sealed class CliErrorTests
     [InlineData("qemu", "run", "--workload", "dance")]
     [InlineData("qemu", "run", "--name", "a b")]
     [InlineData("qemu", "dump", "only-a-name")]
+    [InlineData("qemu", "run", "--budget-mib", "10")]
+    [InlineData("qemu", "run", "--report", "r.html")]
+    [InlineData("bench", "qemu-balloon", "--vms", "1")]
+    [InlineData("bench", "qemu-balloon", "--accel", "hvf")]
     public void A_bad_option_is_one_short_line_and_exit_1(params string[] args)
     {
         (int exit, string output) = GmmCommand.Run(args);

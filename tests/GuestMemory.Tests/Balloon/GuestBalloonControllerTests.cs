@@ -125,6 +125,26 @@ public sealed class GuestBalloonControllerTests : IDisposable
     }
 
     [Fact]
+    public void The_wait_is_counted_from_the_target_the_balloon_reached_not_one_it_replaced()
+    {
+        Guest g = new("g", 256);
+        g.Report(usedMib: 16);
+        Add(g);
+        TimeSpan? waited = null;
+        _controller.Settled += (_, w) => waited = w;
+        _controller.SetTarget(g, 64 * Mib);
+        g.Report(usedMib: 16, balloonedPages: 32 * Mib);
+        Thread.Sleep(200); // the first target is older than this
+        var sinceSecond = System.Diagnostics.Stopwatch.StartNew();
+        _controller.SetTarget(g, 48 * Mib);
+        g.Report(usedMib: 16, balloonedPages: 48 * Mib);
+        TimeSpan bound = sinceSecond.Elapsed;
+
+        Assert.NotNull(waited);
+        Assert.True(waited <= bound, $"{waited} is older than the second target ({bound})");
+    }
+
+    [Fact]
     public void Bad_guests_and_targets_are_refused_and_nothing_changes()
     {
         Guest g = new("g", 256), twin = new("g", 128), inverted = new("bad", 64, minimumMib: 80);

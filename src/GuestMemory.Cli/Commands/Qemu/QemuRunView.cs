@@ -7,6 +7,9 @@ namespace GuestMemory.Cli.Commands.Qemu;
 /// <summary>One refresh of <c>gmm qemu run</c>: each guest's process and memory figures, and the live page analysis of all.</summary>
 internal sealed record QemuRunSample(TimeSpan Elapsed, IReadOnlyList<QemuRunRow> Rows, LiveFigures Live)
 {
+    /// <summary>The balloon controller's figures, with <c>--budget-mib</c>.</summary>
+    public QemuBalloonSample? Balloon { get; init; }
+
     /// <summary>Time the scan took (the refresh waits the rest of the second).</summary>
     public TimeSpan ScanTime => Live.Elapsed;
 
@@ -27,7 +30,7 @@ internal sealed record QemuRunRow(string Name, GuestState State, long RamBytes, 
 /// <summary>How <c>gmm qemu run</c> shows a sample: a live table, or one line per guest and second when output is not a terminal.</summary>
 internal static class QemuRunView
 {
-    public static Table Table(QemuRunSample s)
+    public static Spectre.Console.Rendering.IRenderable Table(QemuRunSample s)
     {
         PageFigures all = s.Live.Figures.Total;
         var table = new Table().Border(TableBorder.Rounded)
@@ -39,14 +42,15 @@ internal static class QemuRunView
         table.AddRow("[bold]all[/]", "", Mib(s.Rows.Sum(r => r.RamBytes)), Mib(s.Rows.Sum(r => r.QemuRssBytes ?? 0)), Mib(s.Rows.Sum(r => r.ResidentBytes)),
             $"{all.ZeroPages:N0}", $"{all.DistinctNonZeroPages:N0}", $"[bold]{all.SavingsPct:F1}%[/]");
         table.Caption($"{s.Live.Figures.DistinctInSeveralFiles:N0} contents are in more than one guest · scan {s.Live.Elapsed.TotalMilliseconds:N0} ms, {s.Live.BytesRead >> 20} MiB read, {s.Live.HolePages:N0} untouched pages skipped");
-        return table;
+        return s.Balloon is QemuBalloonSample b ? new Rows(table, QemuRunBalloonView.Table(b)) : table;
     }
 
     public static string Line(QemuRunSample s)
     {
         PageFigures all = s.Live.Figures.Total;
         IEnumerable<string> guests = s.Rows.Select(r => $"{r.Name} {r.State.ToString().ToLowerInvariant()} rss {(r.QemuRssBytes is long rss ? Mib(rss) : "-")} resident {Mib(r.ResidentBytes)} zero {r.Pages.ZeroPages} distinct {r.Pages.DistinctNonZeroPages}");
-        return $"{s.Elapsed.TotalSeconds,5:0}s {string.Join("; ", guests)}; all: zero {all.ZeroPages} distinct {all.DistinctNonZeroPages} saved {all.SavingsPct:F1}%";
+        string line = $"{s.Elapsed.TotalSeconds,5:0}s {string.Join("; ", guests)}; all: zero {all.ZeroPages} distinct {all.DistinctNonZeroPages} saved {all.SavingsPct:F1}%";
+        return s.Balloon is QemuBalloonSample b ? $"{line}; {QemuRunBalloonView.Line(b)}" : line;
     }
 
     private static string State(GuestState state) => state switch
