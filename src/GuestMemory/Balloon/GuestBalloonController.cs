@@ -21,18 +21,18 @@ namespace GuestMemory.Balloon;
 /// (<see cref="IBalloonGuest.Driver"/> null) is logged once and left alone: its target stays, and its RAM
 /// counts as a fixed allocation that may grow to all of it, so the others give more. Drivers only post
 /// targets and return cached figures, so a hung guest cannot hold up a step.</para>
-/// <para><b>Locking.</b> <c>_lock</c> guards the guest list and each guest's entry (target, settling clock,
+/// <para><b>Locking.</b> <c>_lock</c> (rank <c>GuestBalloon</c>, the last: nothing is taken under it, checked in debug builds) guards the guest list and each guest's entry (target, settling clock,
 /// subscription), the counters and the last decision; it is held only to read or write them, never while
 /// a guest, a driver, the RSS reader, a logger or an event handler is called. <c>_stepGate</c> serializes
 /// steps and operator target changes (so targets reach drivers in the order they were set); it guards no
-/// data. Drivers raise <see cref="IBalloonDriver.StatusChanged"/> on their own threads; the handler takes
+/// data; it is never waited on while a lock of the core is held (checked). <c>_wasShort</c> is touched by steps only. Drivers raise <see cref="IBalloonDriver.StatusChanged"/> on their own threads; the handler takes
 /// <c>_lock</c> briefly, then wakes the loop and raises <see cref="Settled"/> holding nothing.</para>
 /// </remarks>
 public sealed class GuestBalloonController : IDisposable
 {
     private readonly BalloonPlanner _planner;
     private readonly ILogger _log;
-    private readonly Lock _lock = new();
+    private readonly RankedLock _lock = new(LockRank.GuestBalloon);
     private readonly SemaphoreSlim _stepGate = new(1, 1);
     private readonly BackgroundLoop _loop;
     private readonly List<GuestBalloonEntry> _entries = [];
@@ -61,13 +61,13 @@ public sealed class GuestBalloonController : IDisposable
     public bool IsRunning => _loop.IsRunning;
 
     /// <summary>Running totals.</summary>
-    public BalloonControllerCounters Counters { get { lock (_lock) return _counters; } }
+    public BalloonControllerCounters Counters { get { using (_lock.EnterScope()) return _counters; } }
 
     /// <summary>The last step's decision (its <see cref="BalloonDecision.GuestChanges"/>), or null before the first step.</summary>
-    public BalloonDecision? LastDecision { get { lock (_lock) return _lastDecision; } }
+    public BalloonDecision? LastDecision { get { using (_lock.EnterScope()) return _lastDecision; } }
 
     /// <summary>The guests it steers, in the order they were added.</summary>
-    public IReadOnlyList<IBalloonGuest> Guests { get { lock (_lock) return _entries.Select(e => e.Guest).ToArray(); } }
+    public IReadOnlyList<IBalloonGuest> Guests { get { using (_lock.EnterScope()) return _entries.Select(e => e.Guest).ToArray(); } }
 
     /// <summary>
     /// Raised (on the driver's or the stepping thread) when a guest's balloon reaches its target, with how
@@ -93,14 +93,14 @@ public sealed class GuestBalloonController : IDisposable
         if (guest.Weight < 1) throw new GmmException(GmmError.InvalidArgument, $"guest {name}: weight must be at least 1, not {guest.Weight}");
         long ballooned = guest.Driver?.Status.BalloonedPages ?? min;
         var entry = new GuestBalloonEntry(guest, Math.Clamp(ballooned, min, max));
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (_entries.Any(e => e.Guest == guest || e.Guest.Name == name))
                 throw new GmmException(GmmError.InvalidArgument, $"a guest named {name} is already steered");
             _entries.Add(entry);
         }
         _log.LogInformation("guest {Guest} added: {Ram} MiB, balloon {Min}..{Max} pages", name, ram >> 8, min, max);
-        _stepGate.Wait();
+        WaitForStepGate();
         try
         {
             Resubscribe(entry, guest.Driver, entry.Target);
@@ -116,7 +116,7 @@ public sealed class GuestBalloonController : IDisposable
     {
         ArgumentNullException.ThrowIfNull(guest);
         GuestBalloonEntry? entry;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             entry = _entries.FirstOrDefault(e => e.Guest == guest);
             if (entry == null) return false;
@@ -131,14 +131,14 @@ public sealed class GuestBalloonController : IDisposable
     /// <exception cref="GmmException"><see cref="GmmError.VmNotFound"/> for a guest it does not steer.</exception>
     public long GetTarget(IBalloonGuest guest)
     {
-        lock (_lock) return Find(guest).Target;
+        using (_lock.EnterScope()) return Find(guest).Target;
     }
 
     /// <summary>True while the guest's balloon holds its target (as its driver last reported).</summary>
     /// <exception cref="GmmException"><see cref="GmmError.VmNotFound"/> for a guest it does not steer.</exception>
     public bool IsSettled(IBalloonGuest guest)
     {
-        lock (_lock) return Find(guest).IsSettled;
+        using (_lock.EnterScope()) return Find(guest).IsSettled;
     }
 
     /// <summary>
@@ -153,12 +153,12 @@ public sealed class GuestBalloonController : IDisposable
         if (pages < guest.MinimumTargetPages || pages > guest.MaximumTargetPages)
             throw new GmmException(GmmError.BalloonTargetOutOfRange,
                 $"guest {guest.Name}: a balloon of {pages} pages is outside {guest.MinimumTargetPages}..{guest.MaximumTargetPages}");
-        _stepGate.Wait();
+        WaitForStepGate();
         try
         {
             IBalloonDriver? driver = guest.Driver;
             long ballooned = driver?.Status.BalloonedPages ?? 0;
-            lock (_lock)
+            using (_lock.EnterScope())
             {
                 GuestBalloonEntry entry = Find(guest);
                 entry.Target = pages;
@@ -170,6 +170,13 @@ public sealed class GuestBalloonController : IDisposable
         {
             _stepGate.Release();
         }
+    }
+
+    /// <summary>Takes the step gate; waiting on it while holding any lock of the core could deadlock (checked in debug builds).</summary>
+    private void WaitForStepGate()
+    {
+        LockOrder.AssertNoneHeldFrom(LockRank.Manager, "waiting for a guest balloon step");
+        _stepGate.Wait();
     }
 
     /// <summary>Starts stepping every period on a background thread.</summary>
@@ -187,11 +194,11 @@ public sealed class GuestBalloonController : IDisposable
     /// </summary>
     public BalloonDecision Step()
     {
-        _stepGate.Wait();
+        WaitForStepGate();
         try
         {
             GuestBalloonEntry[] entries;
-            lock (_lock) entries = _entries.ToArray();
+            using (_lock.EnterScope()) entries = _entries.ToArray();
             var figures = new BalloonVmFigures[entries.Length];
             var drivers = new IBalloonDriver?[entries.Length];
             for (int i = 0; i < entries.Length; i++) (drivers[i], figures[i]) = Look(entries[i]);
@@ -204,7 +211,7 @@ public sealed class GuestBalloonController : IDisposable
             {
                 long old = figures[i].Target, next = plan.Targets[i];
                 if (next == old || drivers[i] is not IBalloonDriver driver) continue;
-                lock (_lock)
+                using (_lock.EnterScope())
                 {
                     entries[i].Target = next;
                     if (entries[i].Track(figures[i].Ballooned) is TimeSpan waited) settled.Add((entries[i].Guest, waited)); // withdrawn to where the balloon stands
@@ -234,7 +241,7 @@ public sealed class GuestBalloonController : IDisposable
         long used = Math.Clamp(status.UsedPages, 0, ram - ballooned);
         long target;
         bool newDriver;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             target = entry.Target;
             newDriver = entry.Subscribed != driver;
@@ -260,7 +267,7 @@ public sealed class GuestBalloonController : IDisposable
     {
         Unsubscribe(entry);
         bool had;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             had = entry.HadDriver;
             entry.HadDriver = driver != null;
@@ -271,7 +278,7 @@ public sealed class GuestBalloonController : IDisposable
             return;
         }
         Action handler = () => OnStatusChanged(entry, driver);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             entry.Subscribed = driver;
             entry.Handler = handler;
@@ -285,7 +292,7 @@ public sealed class GuestBalloonController : IDisposable
     {
         IBalloonDriver? old;
         Action? handler;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             (old, handler) = (entry.Subscribed, entry.Handler);
             entry.Subscribed = null;
@@ -300,7 +307,7 @@ public sealed class GuestBalloonController : IDisposable
         BalloonDriverStatus status = driver.Status;
         TimeSpan? settled;
         bool wantsMore;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (entry.Subscribed != driver) return;
             long wanted = status.WantedPages;
@@ -318,7 +325,7 @@ public sealed class GuestBalloonController : IDisposable
     /// <summary>Counts the step and remembers it.</summary>
     private BalloonDecision Record(GuestBalloonEntry[] entries, BalloonVmFigures[] figures, long rss, BalloonPlan plan, List<GuestTargetChange> changes)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             long reclaimed = 0;
             for (int i = 0; i < entries.Length; i++)
@@ -363,7 +370,7 @@ public sealed class GuestBalloonController : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _loop.Dispose();
         GuestBalloonEntry[] entries;
-        lock (_lock) entries = _entries.ToArray();
+        using (_lock.EnterScope()) entries = _entries.ToArray();
         foreach (GuestBalloonEntry e in entries) Unsubscribe(e);
     }
 }

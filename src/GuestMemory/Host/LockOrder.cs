@@ -21,6 +21,8 @@ internal enum LockRank
     DeferredFrees = 5,
     /// <summary>The Gmm (<see cref="Gmm.PageManager"/>): chunks, page words, accounts. Nothing is taken under it.</summary>
     Gmm = 6,
+    /// <summary>A <see cref="Balloon.GuestBalloonController"/>'s state (guests, targets, counters). Nothing is taken under it.</summary>
+    GuestBalloon = 7,
 }
 
 /// <summary>

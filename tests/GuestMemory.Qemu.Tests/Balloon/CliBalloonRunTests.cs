@@ -20,7 +20,7 @@ public sealed class CliBalloonRunTests : IDisposable
         Assert.Contains("of budget 160 MiB", output);
         Assert.Contains("clibal1 working target", output); // its driver reported and the controller steered it
         string html = File.ReadAllText(report);
-        Assert.Contains("Each guest's balloon", html);
+        Assert.Contains("balloon (RAM taken from it)", html);
         Assert.Contains("clibal2", html);
         Assert.Equal(3, html.Split("<svg").Length - 1);
     }

@@ -52,6 +52,15 @@ public sealed class CliErrorTests
     }
 
     [Fact]
+    public void A_report_that_cannot_be_written_is_a_typed_error_before_any_guest_boots()
+    {
+        (int exit, string output) = GmmCommand.Run("qemu", "run", "--budget-mib", "256", "--report", "/nonexistent/dir/run.html");
+        Assert.True(exit == 2, output);
+        Assert.Contains("IoError", output);
+        Assert.DoesNotContain("Booting", output);
+    }
+
+    [Fact]
     public void Asking_for_kvm_where_it_does_not_work_is_a_typed_error()
     {
         QemuPrerequisites.Busybox(); // so the kernel check passes and the accelerator is what fails
