@@ -39,7 +39,7 @@ public sealed partial class QmpClient
             r.ValueKind == JsonValueKind.Object && r.TryGetProperty("error-desc", out JsonElement e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null);
     }
 
-    /// <summary>Polls <c>query-migrate</c> every 50 ms until the migration ended, and returns its last status.</summary>
+    /// <summary>Polls <c>query-migrate</c> every 10 ms until the migration ended, and returns its last status.</summary>
     /// <exception cref="QemuException"><see cref="QemuError.Timeout"/> when it has not ended within <paramref name="timeout"/>.</exception>
     public async Task<QemuMigrationStatus> WaitForMigrationAsync(TimeSpan timeout, CancellationToken cancel = default)
     {
@@ -49,7 +49,7 @@ public sealed partial class QmpClient
             QemuMigrationStatus status = await QueryMigrateAsync(cancel).ConfigureAwait(false);
             if (status.Ended) return status;
             if (clock.Elapsed > timeout) throw new QemuException(QemuError.Timeout, $"the migration did not end within {timeout.TotalSeconds:0} s (status {status.Status})");
-            await Task.Delay(50, cancel).ConfigureAwait(false);
+            await Task.Delay(10, cancel).ConfigureAwait(false);
         }
     }
 

@@ -13,7 +13,7 @@ public sealed partial class QemuVmStore
 {
     /// <summary>
     /// Sends stored VM <paramref name="name"/> to a QEMU started with <c>-incoming tcp:HOST:PORT</c> (the same
-    /// machine type and devices) and waits for that QEMU to confirm it loaded the stream: the guest then runs
+    /// machine type and devices; one still starting is waited for until <paramref name="timeout"/>) and waits for that QEMU to confirm it loaded the stream: the guest then runs
     /// on where it stopped, its RAM byte for byte what was received. The stored VM stays in the store.
     /// </summary>
     /// <exception cref="QemuException"><see cref="QemuError.StoredVmNotFound"/>, <see cref="QemuError.InvalidArgument"/> (host or port),
@@ -29,17 +29,7 @@ public sealed partial class QemuVmStore
         try
         {
             var clock = Stopwatch.StartNew();
-            using var client = new TcpClient { NoDelay = true };
-            try
-            {
-                using var connect = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-                connect.CancelAfter(timeout);
-                await client.ConnectAsync(host, port, connect.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SocketException or OperationCanceledException && !cancel.IsCancellationRequested)
-            {
-                throw new QemuException(QemuError.HostResourceFailed, $"cannot connect to the target QEMU at {host}:{port}: {e.Message}", e);
-            }
+            using TcpClient client = await ConnectAsync(host, port, timeout, cancel).ConfigureAwait(false);
             NetworkStream stream = client.GetStream();
             long sent;
             try
@@ -60,6 +50,36 @@ public sealed partial class QemuVmStore
         finally
         {
             Release(stored);
+        }
+    }
+
+    /// <summary>
+    /// Connects to the target QEMU, trying again every 20 ms while nothing listens there yet (a QEMU just
+    /// started opens its <c>-incoming</c> port a moment later), until <paramref name="timeout"/>.
+    /// </summary>
+    private static async Task<TcpClient> ConnectAsync(string host, int port, TimeSpan timeout, CancellationToken cancel)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var client = new TcpClient { NoDelay = true };
+            try
+            {
+                using var connect = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                connect.CancelAfter(timeout);
+                await client.ConnectAsync(host, port, connect.Token).ConfigureAwait(false);
+                return client;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused && clock.Elapsed < timeout)
+            {
+                client.Dispose();
+                await Task.Delay(20, cancel).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException && !cancel.IsCancellationRequested)
+            {
+                client.Dispose();
+                throw new QemuException(QemuError.HostResourceFailed, $"cannot connect to the target QEMU at {host}:{port} within {timeout.TotalSeconds:0} s: {e.Message}", e);
+            }
         }
     }
 
