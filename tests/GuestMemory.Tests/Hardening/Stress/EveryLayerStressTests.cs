@@ -1,3 +1,4 @@
+using GuestMemory.Tests.Support;
 using GuestMemory.Host;
 
 namespace GuestMemory.Tests.Hardening.Stress;
@@ -14,14 +15,14 @@ public sealed class EveryLayerStressTests
     public void Every_layer_at_once_keeps_every_byte_and_both_managers_consistent()
     {
         int seconds = int.TryParse(Environment.GetEnvironmentVariable("GMM_STRESS_SECONDS"), out int s) && s > 0 ? s : 10;
-        int violations = LockOrder.Violations.Count;
+        int violations = LockOrderGuard.UnintendedCount();
         using var stress = new EveryLayerStress(TimeSpan.FromSeconds(seconds));
 
         IReadOnlyCollection<string> failures = stress.Run(hangLimit: TimeSpan.FromSeconds(seconds + 120));
 
         TestContext.Current.TestOutputHelper?.WriteLine($"stress, {seconds} s: {stress.Figures}");
         Assert.True(failures.Count == 0, $"{failures.Count} failures:{Environment.NewLine}{string.Join(Environment.NewLine, failures.Take(20))}");
-        Assert.Equal(violations, LockOrder.Violations.Count);
+        Assert.Equal(violations, LockOrderGuard.UnintendedCount());
         Assert.True(stress.Writes > 1000 && stress.Moves > 0 && stress.Saves > 0, $"the layers hardly ran: {stress.Figures}");
     }
 }
