@@ -17,7 +17,9 @@ public sealed class GuestFailureTests
         const long ram = 128L << 20;
         (GuestKernel kernel, _) = QemuPrerequisites.Get();
         GuestImage noBalloon = GuestImage.BuildCached(kernel, Path.Combine(AppContext.BaseDirectory, "guest-images"), new GuestImageOptions { Modules = ["virtio_pci"] });
-        await using OvercommitRig rig = await OvercommitRig.StartAsync(192L << 20,
+        // A budget well below two booted guests' resident RAM (about 95-100 MiB each here): at 192 MiB the two
+        // that remain after the kill were only 3 MiB over it in one CI run, inside the controller's hysteresis.
+        await using OvercommitRig rig = await OvercommitRig.StartAsync(160L << 20,
             ("no-driver", ram, o => o with { Image = noBalloon }), ("victim", ram, null), ("survivor", ram, null));
         QemuBalloonGuest none = await rig.Overcommit.AddAsync(rig[0], cancel: Cancel);
         QemuBalloonGuest victim = await rig.Overcommit.AddAsync(rig[1], cancel: Cancel);
@@ -37,8 +39,9 @@ public sealed class GuestFailureTests
         Assert.Equal(QemuError.BalloonUnavailable, none.QemuDriver.Fault!.Error);
         Assert.Null(none.Driver);
 
-        // the survivor is still steered: the host is over budget, so it inflates and settles
-        await OvercommitRig.Until(() => rig.Controller.GetTarget(survivor) > 0 && rig.Controller.IsSettled(survivor), 90, rig.Describe);
+        // the survivor is still steered: the host is over budget, so it is asked to inflate and its balloon
+        // grows (it may not reach a target beyond what it can give while the host stays over budget)
+        await OvercommitRig.Until(() => rig.Controller.GetTarget(survivor) > 0 && survivor.QemuDriver.Status.BalloonedPages > 0, 90, rig.Describe);
         Assert.True(rig.Controller.IsRunning);
         Assert.True(rig.Controller.GetTarget(survivor) <= survivor.MaximumTargetPages);
         Assert.Equal(ram, await rig[0].Qmp.QueryBalloonAsync(Cancel)); // the guest without a driver was never asked
