@@ -39,17 +39,15 @@ internal static class CommandRunner
             int exit = parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
             return interruption.IsRequested ? Interrupted(interruption) : exit;
         }
-        catch (Exception) when (interruption.IsRequested)
-        {
-            return Interrupted(interruption); // whatever the stopped work threw on its way out is the interruption's doing
-        }
-        catch (Exception e) when (CliFailure.From(e) is not null)
-        {
-            ErrorReport.Write(CliFailure.From(e)!);
-            return TypedError;
-        }
         catch (Exception e)
         {
+            // One handler that sorts the exception, no filters: a filter runs while the thrower still holds its locks.
+            if (interruption.IsRequested) return Interrupted(interruption); // whatever the stopped work threw on its way out is the interruption's doing
+            if (CliFailure.From(e) is { } failure)
+            {
+                ErrorReport.Write(failure);
+                return TypedError;
+            }
             ErrorReport.Write(new CliFailure(nameof(CliError.Unexpected), $"{e.GetType().Name}: {e.Message} (a bug in gmm; its stack trace follows)"));
             Console.Error.WriteLine(e);
             return Bug;

@@ -71,7 +71,7 @@ public static class LiveAnalysis
             foreach (QemuGuest g in stopped)
             {
                 try { await g.Qmp.ContAsync(CancellationToken.None).ConfigureAwait(false); }
-                catch (QemuException) when (g.State == GuestState.Exited) { /* it died meanwhile: nothing to resume */ }
+                catch (QemuException) when (g.Exited.IsCompleted) { /* it died meanwhile: nothing to resume */ }
             }
         }
     }
