@@ -22,15 +22,14 @@ internal static class BenchQemuBalloonCommand
         var grow = new Option<int>("--grow-mib") { Description = "How far each guest grows into tmpfs in its turn, MiB", DefaultValueFactory = _ => 256 }.Within(10, 8192);
         var cache = new Option<int>("--cache-mib") { Description = "Files each guest writes to its own disk and reads back at start, MiB", DefaultValueFactory = _ => 150 }.Within(1, 8192);
         var noPeers = new Option<bool>("--no-peers") { Description = "Run the controller only (not free page reporting alone and no balloon)" };
-        var accel = new Option<string>("--accel") { Description = "Accelerator: auto, tcg or kvm", DefaultValueFactory = _ => "auto" };
-        Qemu.QemuCommand.OneOf(accel, "auto", "tcg", "kvm");
+        Option<string> accel = Qemu.QemuCommand.AccelOption();
         var command = new Command("qemu-balloon", "Over-commit real QEMU guests with the balloon controller, beside free page reporting alone and no balloon on the same workload") { json, guests, ram, budget, grow, cache, noPeers, accel };
         // Cancellable: on Ctrl+C the run's finally blocks end its QEMUs and delete its disk images, then gmm exits 130.
         command.SetCancellableRun((p, cancel) => RunAsync(p, cancel).GetAwaiter().GetResult());
         async Task<int> RunAsync(ParseResult p, CancellationToken cancel)
         {
             var settings = new QemuBalloonBenchSettings(p.GetValue(guests), p.GetValue(ram), p.GetValue(budget), p.GetValue(grow), p.GetValue(cache),
-                Enum.Parse<Accelerator>(p.GetValue(accel)!, ignoreCase: true), !p.GetValue(noPeers));
+                Qemu.QemuCommand.ResolveAccel(p.GetValue(accel)), !p.GetValue(noPeers));
             QemuBalloonBenchResult r = await QemuBalloonBench.RunAsync(settings, new InlineProgress<BenchProgress>(s => CliConsole.Err.MarkupLineInterpolated($"[grey]{s.Step}...[/]")), cancel);
             if (p.GetValue(json)) BenchJson.Write("qemu-balloon", JsonFields.Object(Json(r)));
             else Print(r);

@@ -19,11 +19,12 @@ internal static class BenchQemuCommand
         var guests = new Option<int>("--vms") { Description = "Guests of the same image", DefaultValueFactory = _ => 4 }.Within(1, 16);
         var ram = new Option<int>("--ram-mib") { Description = "RAM per guest, MiB", DefaultValueFactory = _ => 256 }.Within(64, 8192);
         var noKsm = new Option<bool>("--no-ksm") { Description = "Skip the KSM peer (which needs root)" };
-        var command = new Command("qemu", "Boot real guests under QEMU, read their RAM live through memfds, and compare the exact sharing potential with what KSM reaches") { json, guests, ram, noKsm };
+        Option<string> accel = Qemu.QemuCommand.AccelOption();
+        var command = new Command("qemu", "Boot real guests under QEMU, read their RAM live through memfds, and compare the exact sharing potential with what KSM reaches") { json, guests, ram, noKsm, accel };
         command.SetAction(async (p, cancel) =>
         {
-            var settings = new QemuBenchSettings(p.GetValue(guests), p.GetValue(ram), Accelerator.Auto, !p.GetValue(noKsm));
-            QemuBenchResult r = await QemuBench.RunAsync(settings, p.GetValue(json) ? null : new InlineProgress<BenchProgress>(s => AnsiConsole.MarkupLineInterpolated($"[grey]{s.Step}...[/]")), cancel);
+            var settings = new QemuBenchSettings(p.GetValue(guests), p.GetValue(ram), Qemu.QemuCommand.ResolveAccel(p.GetValue(accel)), !p.GetValue(noKsm));
+            QemuBenchResult r = await QemuBench.RunAsync(settings, p.GetValue(json) ? null : new InlineProgress<BenchProgress>(s => CliConsole.Err.Line($"[grey]{s.Step}...[/]")), cancel);
             if (p.GetValue(json)) BenchJson.Write("qemu", JsonFields.Object(Json(r)));
             else Print(r);
             return 0;

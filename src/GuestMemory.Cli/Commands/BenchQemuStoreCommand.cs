@@ -18,10 +18,11 @@ internal static class BenchQemuStoreCommand
     {
         Option<bool> json = BenchCommand.JsonOption();
         var ram = new Option<int>("--ram-mib") { Description = "RAM per guest, MiB", DefaultValueFactory = _ => 256 }.Within(128, 8192);
-        var command = new Command("qemu-store", "Store 4 real guests in GuestMemory's QEMU store, resume and move them, beside QEMU's own files, zstd and migration") { json, ram };
+        Option<string> accel = Qemu.QemuCommand.AccelOption();
+        var command = new Command("qemu-store", "Store 4 real guests in GuestMemory's QEMU store, resume and move them, beside QEMU's own files, zstd and migration") { json, ram, accel };
         command.SetAction(async (p, cancel) =>
         {
-            var settings = new QemuStoreBenchSettings(p.GetValue(ram));
+            var settings = new QemuStoreBenchSettings(p.GetValue(ram), Qemu.QemuCommand.ResolveAccel(p.GetValue(accel)));
             QemuStoreFigures r = await QemuStoreBench.RunAsync(settings, p.GetValue(json) ? null : new InlineProgress<BenchProgress>(s => CliConsole.Err.Line($"[grey]{s.Step}...[/]")), cancel);
             if (p.GetValue(json)) BenchJson.Write("qemu-store", JsonFields.Object(Json(r)));
             else Print(r);

@@ -30,6 +30,8 @@ public sealed class CliErrorTests
     [InlineData("qemu", "run", "--report", "r.html")]
     [InlineData("bench", "qemu-balloon", "--vms", "1")]
     [InlineData("bench", "qemu-balloon", "--accel", "hvf")]
+    [InlineData("bench", "qemu", "--accel", "hvf")]
+    [InlineData("bench", "qemu-store", "--accel", "hvf")]
     public void A_bad_option_is_one_short_line_and_exit_1(params string[] args)
     {
         (int exit, string output) = GmmCommand.Run(args);

@@ -32,15 +32,21 @@ internal static class QemuCommand
         return option;
     }
 
+    /// <summary><c>--accel auto|tcg|kvm</c>, for every command and benchmark that starts guests.</summary>
+    internal static Option<string> AccelOption() =>
+        OneOf(new Option<string>("--accel") { Description = "CPU accelerator: auto (kvm only where it works), tcg or kvm", DefaultValueFactory = _ => "auto" }, "auto", "tcg", "kvm");
+
+    /// <summary>The accelerator <see cref="AccelOption"/> names, with auto settled to what works on this host.</summary>
+    internal static Accelerator ResolveAccel(string? value) =>
+        AcceleratorProbe.Resolve(value switch { "tcg" => Accelerator.Tcg, "kvm" => Accelerator.Kvm, _ => Accelerator.Auto });
+
     /// <summary>The options that choose a guest's kernel, image and accelerator, shared by the commands that start guests.</summary>
     internal sealed class GuestSetup
     {
         public readonly Option<string?> Kernel = new("--kernel") { Description = "Guest kernel (bzImage); default: the newest /boot/vmlinuz-* with its modules" };
         public readonly Option<string?> Initrd = new("--initrd") { Description = "An initramfs of your own instead of the image gmm builds (the guests then get no command channel)" };
         public readonly Option<string?> Modules = new("--modules") { Description = "The kernel's module folder (lib/modules/VERSION); default: found beside the kernel" };
-        public readonly Option<string> Accel = new("--accel") { Description = "CPU accelerator: auto (kvm only where it works), tcg or kvm", DefaultValueFactory = _ => "auto" };
-
-        public GuestSetup() => OneOf(Accel, "auto", "tcg", "kvm");
+        public readonly Option<string> Accel = AccelOption();
 
         public void AddTo(Command command)
         {
@@ -57,7 +63,7 @@ internal static class QemuCommand
             if (initrd != null && !File.Exists(initrd)) throw new QemuException(QemuError.InvalidArgument, $"--initrd {initrd} does not exist");
             GuestKernel kernel = GuestKernel.Find(p.GetValue(Kernel), p.GetValue(Modules), requireModules: initrd == null);
             GuestImage? image = initrd == null ? GuestImage.BuildCached(kernel, GuestImage.DefaultCacheDirectory) : null;
-            Accelerator accelerator = AcceleratorProbe.Resolve(p.GetValue(Accel) switch { "tcg" => Accelerator.Tcg, "kvm" => Accelerator.Kvm, _ => Accelerator.Auto });
+            Accelerator accelerator = ResolveAccel(p.GetValue(Accel));
             return (kernel, image, initrd == null ? null : Path.GetFullPath(initrd), accelerator);
         }
     }
