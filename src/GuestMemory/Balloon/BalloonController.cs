@@ -52,7 +52,7 @@ public sealed class BalloonController : IDisposable
         Options = options;
         _planner = new BalloonPlanner(options.IdleTaxRate);
         _log = manager.LoggerFactory.CreateLogger<BalloonController>();
-        _loop = new BackgroundLoop("gmm-balloon", _ => LoopBody(), options.Period,
+        _loop = new BackgroundLoop("gmm-balloon", _ => BalloonTally.StepOrLog(Step, _log, "balloon"), options.Period,
             e => _log.LogError(e, "the balloon controller stopped after an unexpected error"));
         manager.RegisterBalloonController(this);
     }
@@ -97,7 +97,7 @@ public sealed class BalloonController : IDisposable
             BalloonPlan plan = _planner.Plan(headroom, Options.HysteresisBytes >> Paging.PageShift, figures);
             List<BalloonTargetChange> changes = Apply(vms, figures, plan);
             BalloonDecision decision = Record(vms, ballooned, rss, plan, changes);
-            Log(decision);
+            _wasShort = BalloonTally.Log(_log, "balloon", decision, decision.Changes, _wasShort);
             return decision;
         }
     }
@@ -187,31 +187,7 @@ public sealed class BalloonController : IDisposable
         return _lastDecision;
     }
 
-    private void Log(BalloonDecision d)
-    {
-        if (d.Changes.Count > 0)
-            _log.LogInformation("balloon step {Step}: RSS {Rss} MiB of {Budget} MiB, headroom {Headroom}, deficit {Deficit}, wanted {Wanted} pages: {Changes}",
-                d.Step, d.RssBytes >> 20, d.BudgetBytes >> 20, d.HeadroomPages, d.DeficitPages, d.WantedPages, string.Join(", ", d.Changes));
-        bool isShort = d.ShortfallPages > 0;
-        if (isShort && !_wasShort)
-            _log.LogWarning("balloon step {Step}: the guests need {Shortfall} more pages than the others can give; growing guests wait and allocations may hit the global limit", d.Step, d.ShortfallPages);
-        else if (!isShort && _wasShort)
-            _log.LogInformation("balloon step {Step}: the shortfall is over", d.Step);
-        _wasShort = isShort;
-    }
 
-    private bool LoopBody()
-    {
-        try
-        {
-            Step();
-        }
-        catch (Exception e) when (e is GmmException or IOException)
-        {
-            _log.LogWarning(e, "balloon step failed; trying again next period");
-        }
-        return false;
-    }
 
     /// <summary>Stops the thread and lets the manager take another controller. Targets stay as they are.</summary>
     public void Dispose()

@@ -1,9 +1,12 @@
+using Microsoft.Extensions.Logging;
+
 namespace GuestMemory.Balloon;
 
 /// <summary>
 /// The counting both controllers share (<see cref="BalloonController"/> for VMs of the Gmm,
 /// <see cref="GuestBalloonController"/> for guests outside it): one step added to the running totals, and
-/// the decision record built from a plan. Pure functions, no state.
+/// the decision record built from a plan, a step's log lines and the loop body that runs a step.
+/// No state: the callers keep theirs.
 /// </summary>
 internal static class BalloonTally
 {
@@ -39,4 +42,35 @@ internal static class BalloonTally
         ReleasedPages = plan.ReleasedPages,
         ShortfallPages = plan.ShortfallPages,
     };
+
+    /// <summary>
+    /// Logs a step: its target changes, and the start and the end of a shortfall (not every short step).
+    /// Returns whether this step was short, for the next call's <paramref name="wasShort"/>.
+    /// </summary>
+    public static bool Log<TChange>(ILogger log, string controller, BalloonDecision d, IReadOnlyCollection<TChange> changes, bool wasShort)
+    {
+        if (changes.Count > 0)
+            log.LogInformation("{Controller} step {Step}: host use {Rss} MiB of {Budget} MiB, headroom {Headroom}, deficit {Deficit}, wanted {Wanted} pages: {Changes}",
+                controller, d.Step, d.RssBytes >> 20, d.BudgetBytes >> 20, d.HeadroomPages, d.DeficitPages, d.WantedPages, string.Join(", ", changes));
+        bool isShort = d.ShortfallPages > 0;
+        if (isShort && !wasShort)
+            log.LogWarning("{Controller} step {Step}: the guests need {Shortfall} more pages than the others can give; growing guests wait", controller, d.Step, d.ShortfallPages);
+        else if (!isShort && wasShort)
+            log.LogInformation("{Controller} step {Step}: the shortfall is over", controller, d.Step);
+        return isShort;
+    }
+
+    /// <summary>A controller's background loop body: one step; a typed or I/O failure is logged and the next period tries again.</summary>
+    public static bool StepOrLog(Func<BalloonDecision> step, ILogger log, string controller)
+    {
+        try
+        {
+            step();
+        }
+        catch (Exception e) when (e is GmmException or IOException)
+        {
+            log.LogWarning(e, "{Controller} step failed; trying again next period", controller);
+        }
+        return false;
+    }
 }

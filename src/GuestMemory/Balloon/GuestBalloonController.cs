@@ -50,7 +50,7 @@ public sealed class GuestBalloonController : IDisposable
         Options = options;
         _planner = new BalloonPlanner(options.IdleTaxRate);
         _log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<GuestBalloonController>();
-        _loop = new BackgroundLoop("gmm-guest-balloon", _ => LoopBody(), options.Period,
+        _loop = new BackgroundLoop("gmm-guest-balloon", _ => BalloonTally.StepOrLog(Step, _log, "guest balloon"), options.Period,
             e => _log.LogError(e, "the guest balloon controller stopped after an unexpected error"));
     }
 
@@ -221,7 +221,7 @@ public sealed class GuestBalloonController : IDisposable
             }
             foreach ((IBalloonGuest guest, TimeSpan waited) in settled) Settled?.Invoke(guest, waited);
             BalloonDecision decision = Record(entries, figures, rss, plan, changes);
-            Log(decision);
+            _wasShort = BalloonTally.Log(_log, "guest balloon", decision, decision.GuestChanges, _wasShort);
             return decision;
         }
         finally
@@ -339,30 +339,7 @@ public sealed class GuestBalloonController : IDisposable
         }
     }
 
-    private void Log(BalloonDecision d)
-    {
-        if (d.GuestChanges.Count > 0)
-            _log.LogInformation("guest balloon step {Step}: resident {Rss} MiB of {Budget} MiB, headroom {Headroom}, deficit {Deficit}, wanted {Wanted} pages: {Changes}",
-                d.Step, d.RssBytes >> 20, d.BudgetBytes >> 20, d.HeadroomPages, d.DeficitPages, d.WantedPages, string.Join(", ", d.GuestChanges));
-        bool isShort = d.ShortfallPages > 0;
-        if (isShort != _wasShort)
-            _log.Log(isShort ? LogLevel.Warning : LogLevel.Information, "guest balloon step {Step}: {What}", d.Step,
-                isShort ? $"the guests need {d.ShortfallPages} more pages than the others can give" : "the shortfall is over");
-        _wasShort = isShort;
-    }
 
-    private bool LoopBody()
-    {
-        try
-        {
-            Step();
-        }
-        catch (Exception e) when (e is GmmException or IOException)
-        {
-            _log.LogWarning(e, "guest balloon step failed; trying again next period");
-        }
-        return false;
-    }
 
     /// <summary>Stops the thread and stops listening to the drivers. Targets stay as they are.</summary>
     public void Dispose()
