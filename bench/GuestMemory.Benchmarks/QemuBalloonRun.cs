@@ -65,6 +65,8 @@ internal static class QemuBalloonRun
                 });
             }
             guests.AddRange(await QemuBench.StartAllAsync(options, cancel));
+            foreach (QemuGuest g in guests)
+                GrowthRoom.Check(g.Name, g.Options.RamBytes, (await g.RequireShell().MemInfoAsync(cancel)).AvailableBytes, s.GrowMib);
             var settle = new List<double>();
             if (mode == QemuBalloonMode.Controller)
             {
