@@ -28,29 +28,36 @@ public sealed partial class QemuVmStore
         StoredVm stored = Acquire(name);
         try
         {
-            var clock = Stopwatch.StartNew();
-            using TcpClient client = await ConnectAsync(host, port, timeout, cancel).ConfigureAwait(false);
-            NetworkStream stream = client.GetStream();
-            long sent;
-            try
-            {
-                sent = await Task.Run(() => WriteStream(stored, stream, openReturnPath: true), cancel).ConfigureAwait(false);
-            }
-            catch (IOException e)
-            {
-                throw new QemuException(QemuError.ResumeRefused, $"the target QEMU at {host}:{port} closed the connection while {name} was sent: it refused the stream (another machine type or RAM blocks than {stored.State.Machine} with {BlockList(stored.State)}?); its own log says why", e);
-            }
-            uint? shut = await ReturnPath.ReadShutAsync(stream, timeout, cancel).ConfigureAwait(false);
-            if (shut != 0)
-                throw new QemuException(QemuError.ResumeRefused, shut == null
-                    ? $"the target QEMU at {host}:{port} did not load {name}: it closed the connection without confirming (its machine type or devices differ from {stored.State.Machine} with {stored.State.Devices.Count} device sections; its own log says which)"
-                    : $"the target QEMU at {host}:{port} reported failure {shut} after loading {name}");
-            return new ResumeReport(name, sent, clock.Elapsed);
+            return await ResumeCoreAsync(stored, host, port, timeout, cancel).ConfigureAwait(false);
         }
         finally
         {
             Release(stored);
         }
+    }
+
+    /// <summary>Sends <paramref name="stored"/> (listed or not) to the QEMU at <paramref name="host"/>:<paramref name="port"/> and waits for its verdict; see <see cref="ResumeAsync"/>.</summary>
+    private async Task<ResumeReport> ResumeCoreAsync(StoredVm stored, string host, int port, TimeSpan timeout, CancellationToken cancel)
+    {
+        string name = stored.Name;
+        var clock = Stopwatch.StartNew();
+        using TcpClient client = await ConnectAsync(host, port, timeout, cancel).ConfigureAwait(false);
+        NetworkStream stream = client.GetStream();
+        long sent;
+        try
+        {
+            sent = await Task.Run(() => WriteStream(stored, stream, openReturnPath: true), cancel).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new QemuException(QemuError.ResumeRefused, $"the target QEMU at {host}:{port} closed the connection while {name} was sent: it refused the stream (another machine type or RAM blocks than {stored.State.Machine} with {BlockList(stored.State)}?); its own log says why", e);
+        }
+        uint? shut = await ReturnPath.ReadShutAsync(stream, timeout, cancel).ConfigureAwait(false);
+        if (shut != 0)
+            throw new QemuException(QemuError.ResumeRefused, shut == null
+                ? $"the target QEMU at {host}:{port} did not load {name}: it closed the connection without confirming (its machine type or devices differ from {stored.State.Machine} with {stored.State.Devices.Count} device sections; its own log says which)"
+                : $"the target QEMU at {host}:{port} reported failure {shut} after loading {name}");
+        return new ResumeReport(name, sent, clock.Elapsed);
     }
 
     /// <summary>
