@@ -52,6 +52,8 @@ public enum QemuError
     StoredVmExists,
     /// <summary>The target QEMU did not accept a resumed VM (machine type, devices or RAM blocks differ, or it closed the connection); the message says what it saw.</summary>
     ResumeRefused,
+    /// <summary>A live relay's target store took the VM but could not resume it into its QEMU (it keeps the VM), or never said what became of it.</summary>
+    RelayFailed,
     /// <summary>A store folder's files are damaged or of another version; the message names the file.</summary>
     StoreCorrupt,
     /// <summary>Another process holds the store folder (its <c>store.lock</c>): one writer at a time; lists and resumes read it alongside.</summary>

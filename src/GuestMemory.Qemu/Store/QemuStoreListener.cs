@@ -10,7 +10,40 @@ namespace GuestMemory.Qemu;
 /// <param name="Stored">The stored VM's figures, or null when it failed.</param>
 /// <param name="Error">Why it failed, or null.</param>
 /// <param name="Elapsed">From the connection to the VM being stored (or the failure).</param>
-public sealed record StoreArrival(string Name, string Peer, StoredVmInfo? Stored, Exception? Error, TimeSpan Elapsed);
+public sealed record StoreArrival(string Name, string Peer, StoredVmInfo? Stored, Exception? Error, TimeSpan Elapsed)
+{
+    /// <summary>A QEMU stream this host relayed on to another store (<see cref="QemuStoreListenerOptions.RelayTo"/>), or null.</summary>
+    public RelayReport? Relayed { get; init; }
+
+    /// <summary>A relayed VM this host resumed into its QEMU (<see cref="QemuStoreListenerOptions.ResumeTo"/>), or null.</summary>
+    public ResumeReport? Resumed { get; init; }
+}
+
+/// <summary>What a <see cref="QemuStoreListener"/> does with arrivals beyond keeping them.</summary>
+public sealed record QemuStoreListenerOptions
+{
+    /// <summary>
+    /// Relay every QEMU stream live to the store listening there (<see cref="QemuVmStore.RelayAsync"/>) instead of
+    /// keeping it: the first hop of QEMU → GuestMemory host A → GuestMemory host B → QEMU.
+    /// </summary>
+    public (string Host, int Port)? RelayTo { get; init; }
+
+    /// <summary>Resume every VM relayed here into the QEMU waiting there with <c>-incoming tcp:</c> as soon as it has arrived (it is kept only when that fails).</summary>
+    public (string Host, int Port)? ResumeTo { get; init; }
+
+    /// <summary>How long a resume waits for the target QEMU to be listening and to confirm.</summary>
+    public TimeSpan ResumeTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Checks the ports.</summary>
+    /// <exception cref="QemuException"><see cref="QemuError.InvalidArgument"/>.</exception>
+    public void Validate()
+    {
+        foreach ((string Host, int Port)? to in new[] { RelayTo, ResumeTo })
+            if (to is (string host, int port) && (string.IsNullOrWhiteSpace(host) || port is < 1 or > 65535))
+                throw new QemuException(QemuError.InvalidArgument, $"a host and a port of 1-65535, not {host}:{port}");
+        if (ResumeTimeout <= TimeSpan.Zero) throw new QemuException(QemuError.InvalidArgument, "the resume timeout must be positive");
+    }
+}
 
 /// <summary>
 /// Listens on a TCP port for VMs migrating into a <see cref="QemuVmStore"/>: a QEMU told
@@ -30,14 +63,16 @@ public sealed class QemuStoreListener : IAsyncDisposable
     private readonly QemuVmStore _store;
     private readonly TcpListener _listener;
     private readonly Func<string> _names;
+    private readonly QemuStoreListenerOptions _options;
     private readonly Channel<StoreArrival> _arrivals = Channel.CreateUnbounded<StoreArrival>();
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _sessions = [];
     private readonly Lock _sessionsLock = new();
     private readonly Task _acceptLoop;
 
-    private QemuStoreListener(QemuVmStore store, TcpListener listener, Func<string> names)
+    private QemuStoreListener(QemuVmStore store, TcpListener listener, Func<string> names, QemuStoreListenerOptions options)
     {
+        _options = options;
         _store = store;
         _listener = listener;
         _names = names;
@@ -52,9 +87,11 @@ public sealed class QemuStoreListener : IAsyncDisposable
 
     /// <summary>Starts listening on <paramref name="address"/>:<paramref name="port"/> (0: any free port). Arriving VMs are named by <paramref name="names"/>, or vm-1, vm-2, ...</summary>
     /// <exception cref="QemuException"><see cref="QemuError.InvalidArgument"/> for a port out of range; <see cref="QemuError.HostResourceFailed"/> when the port cannot be had.</exception>
-    public static QemuStoreListener Start(QemuVmStore store, IPAddress address, int port, Func<string>? names = null)
+    public static QemuStoreListener Start(QemuVmStore store, IPAddress address, int port, Func<string>? names = null, QemuStoreListenerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(store);
+        options ??= new QemuStoreListenerOptions();
+        options.Validate();
         ArgumentNullException.ThrowIfNull(address);
         if (port is < 0 or > 65535) throw new QemuException(QemuError.InvalidArgument, $"a port is 0-65535, not {port}");
         var listener = new TcpListener(address, port);
@@ -63,7 +100,7 @@ public sealed class QemuStoreListener : IAsyncDisposable
         {
             throw new QemuException(QemuError.HostResourceFailed, $"cannot listen on {address}:{port}: {e.Message}", e);
         }
-        return new QemuStoreListener(store, listener, names ?? (() => store.NextName()));
+        return new QemuStoreListener(store, listener, names ?? (() => store.NextName()), options);
     }
 
     /// <summary>The next connection's outcome.</summary>
@@ -118,13 +155,26 @@ public sealed class QemuStoreListener : IAsyncDisposable
                     _arrivals.Writer.TryWrite(new StoreArrival(name, peer, moved, null, clock.Elapsed));
                     return;
                 }
+                if (magic.AsSpan().SequenceEqual(QemuVmStore.RelayMagic))
+                {
+                    (StoredVmInfo? kept, ResumeReport? resumed) = _store.ReceiveRelay(stream, _options.ResumeTo, _options.ResumeTimeout);
+                    name = kept?.Name ?? resumed!.Name;
+                    _arrivals.Writer.TryWrite(new StoreArrival(name, peer, kept, null, clock.Elapsed) { Resumed = resumed });
+                    return;
+                }
                 name = _names();
+                if (_options.RelayTo is (string host, int port))
+                {
+                    RelayReport relayed = _store.RelayAsync(new PrefixedStream(magic, stream), name, host, port, _stop.Token).GetAwaiter().GetResult();
+                    _arrivals.Writer.TryWrite(new StoreArrival(name, peer, null, null, clock.Elapsed) { Relayed = relayed });
+                    return;
+                }
                 StoredVmInfo info = _store.Receive(new PrefixedStream(magic, stream), name);
                 _arrivals.Writer.TryWrite(new StoreArrival(name, peer, info, null, clock.Elapsed));
             }
-            catch (Exception e) when (e is QemuException or GmmException or IOException or SocketException or ObjectDisposedException)
+            catch (Exception e) when (e is QemuException or GmmException or IOException or SocketException or ObjectDisposedException or OperationCanceledException)
             {
-                Exception error = e is IOException or SocketException or ObjectDisposedException
+                Exception error = e is IOException or SocketException or ObjectDisposedException or OperationCanceledException
                     ? new QemuException(QemuError.StreamTruncated, $"the connection from {peer} broke: {e.Message}", e) : e;
                 _arrivals.Writer.TryWrite(new StoreArrival(name, peer, null, error, clock.Elapsed));
             }

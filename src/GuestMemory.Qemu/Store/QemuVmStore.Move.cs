@@ -37,7 +37,7 @@ public sealed partial class QemuVmStore
                 }
                 using (connection)
                 {
-                    WritePreamble(connection, name, stored.State);
+                    WritePreamble(connection, QemuStoreListener.MoveMagic, name, stored.State);
                     // A stored VM does not run: there are no writers to pause or resume.
                     report = await Task.Run(() => vm.MoveTo(connection, () => { }, () => { }), cancel).ConfigureAwait(false);
                 }
@@ -87,7 +87,15 @@ public sealed partial class QemuVmStore
         }
     }
 
-    private static void WritePreamble(System.IO.Stream connection, string name, QemuVmState state)
+    /// <summary>A magic (what the connection carries), then the name and state as <see cref="ReadPreamble"/> reads them.</summary>
+    private static void WritePreamble(System.IO.Stream connection, byte[] magic, string name, QemuVmState state)
+    {
+        connection.Write(magic);
+        WriteNamedState(connection, name, state);
+    }
+
+    /// <summary>A length, the name and the state.</summary>
+    private static void WriteNamedState(System.IO.Stream connection, string name, QemuVmState state)
     {
         using var body = new MemoryStream();
         using (var w = new BinaryWriter(body, System.Text.Encoding.UTF8, leaveOpen: true))
@@ -95,9 +103,8 @@ public sealed partial class QemuVmStore
             w.Write(name);
             state.WriteTo(w);
         }
-        byte[] header = new byte[8];
-        QemuStoreListener.MoveMagic.CopyTo(header, 0);
-        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(4), (int)body.Length);
+        byte[] header = new byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(header, (int)body.Length);
         connection.Write(header);
         connection.Write(body.GetBuffer(), 0, (int)body.Length);
     }

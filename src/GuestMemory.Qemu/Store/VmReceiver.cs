@@ -42,6 +42,16 @@ internal sealed class VmReceiver : IQemuStreamSink
     /// <summary>Raised (on the reader's thread) when the source stopped the guest: its END section began.</summary>
     public event Action? FinalPassBegan;
 
+    /// <summary>
+    /// Raised (on the reader's thread) once every page of every block has arrived at least once: QEMU's
+    /// first pass (its bulk stage) is over, and what follows are pages the guest dirtied since. A live relay
+    /// starts moving the VM on from here.
+    /// </summary>
+    public event Action? AllPagesSeen;
+
+    private System.Collections.BitArray? _seen;
+    private long _unseen;
+
     public void Configuration(ReadOnlySpan<byte> raw, string machine)
     {
         _configuration = raw.ToArray();
@@ -63,6 +73,18 @@ internal sealed class VmReceiver : IQemuStreamSink
             if (i > 0) vm.Memory.RegisterRam(address, (ulong)blocks[i].Length, blocks[i].Id);
             address += (ulong)blocks[i].Length;
         }
+        _unseen = (long)(address / QemuStreamFormat.PageSize);
+        _seen = _unseen <= int.MaxValue ? new System.Collections.BitArray((int)_unseen) : null; // a relay of over 8 TiB waits for the stream's end instead
+    }
+
+    /// <summary>Counts a page's first arrival; raises <see cref="AllPagesSeen"/> at the last one.</summary>
+    private void Seen(ulong address)
+    {
+        if (_seen == null || _unseen == 0) return;
+        int page = (int)(address / QemuStreamFormat.PageSize);
+        if (_seen[page]) return;
+        _seen[page] = true;
+        if (--_unseen == 0) AllPagesSeen?.Invoke();
     }
 
     public void RamSectionBegin(bool final)
@@ -79,12 +101,14 @@ internal sealed class VmReceiver : IQemuStreamSink
         }
         PageRecords++;
         Vm!.Memory.Write(_bases[block] + (ulong)offset, data);
+        Seen(_bases[block] + (ulong)offset);
     }
 
     public void FilledPage(int block, long offset, byte fill)
     {
         PageRecords++;
         ulong address = _bases[block] + (ulong)offset;
+        Seen(address);
         if (fill == 0)
         {
             if (Vm!.Memory.GetPage(address).State is GuestPageState.Zero) return;
@@ -98,6 +122,9 @@ internal sealed class VmReceiver : IQemuStreamSink
     public void RamSectionEnd() { }
 
     public void DeviceSection(ReadOnlySpan<byte> raw, string id, uint instance) => _devices.Add(new DeviceSection(id, instance, raw.ToArray()));
+
+    /// <summary>The state known before the devices arrive (configuration, ram header, blocks), once the ram section began.</summary>
+    public QemuVmState PartialState => new() { Machine = _machine, Configuration = _configuration, Ram = _ram, Blocks = _blocks, Devices = [], Description = [] };
 
     public void End(ReadOnlySpan<byte> description) =>
         State = new QemuVmState { Machine = _machine, Configuration = _configuration, Ram = _ram, Blocks = _blocks, Devices = _devices, Description = description.ToArray() };

@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using GuestMemory.Migration;
+
+namespace GuestMemory.Qemu;
+
+/// <summary>What a live relay did (<see cref="QemuVmStore.RelayAsync"/>).</summary>
+/// <param name="Name">The VM's name at the target store.</param>
+/// <param name="QemuBytes">Bytes QEMU's source sent here.</param>
+/// <param name="Move">The move to the target store (its bytes, passes and downtime).</param>
+/// <param name="TargetOutcome">What the target store did with it: "stored", or "resumed at HOST:PORT".</param>
+/// <param name="FinalPassWait">From QEMU's stream ending here (the guest stopped at the source) to the target store's answer: the relay's share of the guest's downtime.</param>
+public sealed record RelayReport(string Name, long QemuBytes, MoveReport Move, string TargetOutcome, TimeSpan FinalPassWait);
+
+public sealed partial class QemuVmStore
+{
+    /// <summary>The first 4 bytes of a live relay from another host (<see cref="RelayAsync"/>).</summary>
+    internal static readonly byte[] RelayMagic = "GQRL"u8.ToArray();
+
+    /// <summary>How long a relay's target waits for the next frame: the source's final pass waits for QEMU's last iterations.</summary>
+    private static readonly TimeSpan RelayFrameTimeout = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// The live path: takes the stream of a QEMU that migrates a running guest here and moves the VM on, while
+    /// it arrives, to the store at <paramref name="host"/>:<paramref name="port"/> with GuestMemory's own
+    /// protocol (content references: pages whose content the target holds are not sent). Once every page has
+    /// arrived once (QEMU's bulk stage), pre-copy passes to the target carry what has arrived; the move's
+    /// final pass waits for QEMU's stream to end (QEMU stops the guest for its own final pass) and carries
+    /// what came since; the device state follows, and the target store keeps the VM or resumes it into its
+    /// QEMU (<see cref="QemuStoreListenerOptions.ResumeTo"/>). Nothing of the VM stays here.
+    /// </summary>
+    /// <exception cref="QemuException">The stream's errors (<see cref="QemuError.StreamUnsupported"/>, <see cref="QemuError.StreamCorrupt"/>,
+    /// <see cref="QemuError.StreamTruncated"/>); <see cref="QemuError.HostResourceFailed"/> (no connection to the target);
+    /// <see cref="QemuError.RelayFailed"/> (the target store took the VM but could not resume it: it keeps it).</exception>
+    /// <exception cref="GmmException">The move's errors (the target refused, the connection broke). Nothing is kept here on any error.</exception>
+    public async Task<RelayReport> RelayAsync(System.IO.Stream qemu, string name, string host, int port, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(qemu);
+        ArgumentNullException.ThrowIfNull(host);
+        ValidateName(name);
+        if (port is < 1 or > 65535) throw new QemuException(QemuError.InvalidArgument, $"a port is 1-65535, not {port}");
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var receiver = new VmReceiver(Gmm, (_, blocks) => VmOptionsFor(name, blocks));
+        var bulkDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        receiver.AllPagesSeen += () => bulkDone.TrySetResult();
+        var counted = new CountingStream(qemu);
+        Task reading = Task.Factory.StartNew(() => new QemuStreamReader(counted).Read(receiver), cancel, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        long ended = 0;
+        _ = reading.ContinueWith(_ => Volatile.Write(ref ended, Stopwatch.GetTimestamp()), TaskScheduler.Default);
+        try
+        {
+            await Task.WhenAny(bulkDone.Task, reading).ConfigureAwait(false);
+            if (reading.IsFaulted || reading.IsCanceled) await reading.ConfigureAwait(false); // the stream's own error
+            VirtualMachine vm = receiver.Vm!;
+            NetworkStream connection;
+            try { connection = MigrationEndpoint.Connect(host, port); }
+            catch (GmmException e)
+            {
+                throw new QemuException(QemuError.HostResourceFailed, $"cannot connect to the store at {host}:{port}: {e.Message}", e);
+            }
+            using (connection)
+            {
+                WritePreamble(connection, RelayMagic, name, receiver.PartialState);
+                // The move's writers are the stream's page records: "paused" once QEMU's stream has ended.
+                // A stream that fails makes the pause throw, and the move fails (the target discards it).
+                MoveReport move = await Task.Run(() => vm.MoveTo(new KeepOpenStream(connection), () => reading.GetAwaiter().GetResult(), () => { },
+                    new MoveOptions { Timeout = RelayFrameTimeout }), cancel).ConfigureAwait(false);
+                WriteNamedState(connection, name, receiver.State!);
+                string outcome = await Task.Run(() => ReadVerdict(connection), cancel).ConfigureAwait(false);
+                return new RelayReport(name, counted.BytesRead, move, outcome, Stopwatch.GetElapsedTime(Volatile.Read(ref ended)));
+            }
+        }
+        catch
+        {
+            try { await reading.ConfigureAwait(false); } catch (Exception e) when (e is QemuException or GmmException or IOException or SocketException or ObjectDisposedException) { }
+            receiver.Abandon();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Receives a live relay (the listener calls this after the <c>GQRL</c> magic): the VM's layout, its RAM with
+    /// the core's migration protocol, then its device state; then resumes it into the QEMU at
+    /// <paramref name="resumeTo"/> (and does not keep it), or keeps it. Answers the relay with the outcome.
+    /// </summary>
+    /// <returns>The stored VM (null when resumed) and the resume's report (null when stored).</returns>
+    /// <exception cref="QemuException"><see cref="QemuError.StoreCorrupt"/>, <see cref="QemuError.StoredVmExists"/>, <see cref="QemuError.InvalidArgument"/>;
+    /// the resume's errors (the VM is then kept, so nothing is lost); the migration's <see cref="GmmException"/> (nothing kept).</exception>
+    public (StoredVmInfo? Stored, ResumeReport? Resumed) ReceiveRelay(System.IO.Stream connection, (string Host, int Port)? resumeTo, TimeSpan resumeTimeout)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        (string name, QemuVmState layout) = ReadPreamble(connection);
+        Reserve(name);
+        VirtualMachine? vm = null;
+        try
+        {
+            vm = Gmm.ReceiveVm(new KeepOpenStream(connection), new IncomingOptions
+            {
+                RegisterRanges = v =>
+                {
+                    for (int i = 1; i < layout.Blocks.Count; i++) v.Memory.RegisterRam(layout.BlockAddress(i), (ulong)layout.Blocks[i].Length, layout.Blocks[i].Id);
+                },
+                Timeout = RelayFrameTimeout,
+            }).Vm;
+            (string tailName, QemuVmState state) = ReadPreamble(connection);
+            if (tailName != name || state.Machine != layout.Machine || !state.Blocks.SequenceEqual(layout.Blocks))
+                throw new QemuException(QemuError.StoreCorrupt, $"relay {name}: the device state that followed names {tailName} with another layout");
+            if (resumeTo is (string host, int port))
+            {
+                try
+                {
+                    ResumeReport resumed = ResumeCoreAsync(new StoredVm(name, state, null, vm, -1, 0), host, port, resumeTimeout, CancellationToken.None).GetAwaiter().GetResult();
+                    vm.Dispose();
+                    WriteVerdict(connection, $"resumed at {host}:{port}");
+                    return (null, resumed);
+                }
+                catch (QemuException e)
+                {
+                    Keep(name, state, vm);
+                    WriteVerdict(connection, $"kept: the resume at {host}:{port} failed: {e.Message}", failed: true);
+                    throw new QemuException(QemuError.RelayFailed, $"relay {name} arrived but its resume at {host}:{port} failed; it is kept in the store: {e.Message}", e);
+                }
+            }
+            Keep(name, state, vm);
+            WriteVerdict(connection, "stored");
+            return (List().Single(v => v.Name == name), null);
+        }
+        catch (Exception e) when (e is not QemuException { Error: QemuError.RelayFailed })
+        {
+            if (vm is { IsDestroyed: false }) vm.Dispose();
+            throw;
+        }
+        finally
+        {
+            Unreserve(name);
+        }
+    }
+
+    /// <summary>The target's answer to a relay: a status byte and a line.</summary>
+    private static void WriteVerdict(System.IO.Stream connection, string text, bool failed = false)
+    {
+        using var w = new BinaryWriter(connection, System.Text.Encoding.UTF8, leaveOpen: true);
+        w.Write(failed);
+        w.Write(text);
+        w.Flush();
+    }
+
+    private static string ReadVerdict(System.IO.Stream connection)
+    {
+        try
+        {
+            using var r = new BinaryReader(connection, System.Text.Encoding.UTF8, leaveOpen: true);
+            bool failed = r.ReadBoolean();
+            string text = r.ReadString();
+            if (text.Length > 4096) text = text[..4096];
+            return failed ? throw new QemuException(QemuError.RelayFailed, $"the target store {text}") : text;
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException)
+        {
+            throw new QemuException(QemuError.RelayFailed, $"the target store closed the connection before it said what became of the VM: {e.Message}", e);
+        }
+    }
+}
