@@ -71,6 +71,8 @@ public sealed class StoreCliTests : IDisposable
     [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--to", "h:70000")]
     [InlineData("qemu", "store", "listen", "--port", "-1")]
     [InlineData("qemu", "store", "list")]
+    [InlineData("qemu", "store", "listen", "--port", "0", "--relay-to", "nohost")]
+    [InlineData("qemu", "store", "listen", "--port", "0", "--resume-to", "h:0")]
     public void A_bad_option_is_one_short_line_and_exit_1(params string[] args)
     {
         (int exit, string output) = GmmCommand.Run(args);

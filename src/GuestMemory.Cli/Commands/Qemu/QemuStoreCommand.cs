@@ -41,19 +41,27 @@ internal static class QemuStoreCommand
         var readyFile = new Option<string?>("--ready-file") { Description = "Write the port to this file once listening (for scripts)" };
         Option<int> hostMib = StoreOptions.HostMib();
         Option<bool> json = BenchCommand.JsonOption();
-        var listen = new Command("listen", "Take QEMU VMs migrated here (migrate -d tcp:HOST:PORT) and keep them; one line per arrival") { port, address, dir, resident, count, prefix, readyFile, hostMib, json };
+        Option<string> relayTo = StoreOptions.To("Relay each QEMU migration live to the store listening there (host A of QEMU -> A -> B -> QEMU) instead of keeping it, HOST:PORT", "--relay-to", required: false);
+        Option<string> resumeTo = StoreOptions.To("Resume each VM relayed here into the QEMU waiting there with -incoming tcp:HOST:PORT as soon as it arrived (kept only if that fails)", "--resume-to", required: false);
+        var listen = new Command("listen", "Take QEMU VMs migrated here (migrate -d tcp:HOST:PORT) and keep them, or relay them live; one line per arrival")
+            { port, address, dir, resident, count, prefix, readyFile, relayTo, resumeTo, hostMib, json };
         listen.SetCancellableRun((p, cancel) => RunListen(p.GetValue(port), IPAddress.Parse(p.GetValue(address)!), p.GetValue(dir), p.GetValue(resident),
-            p.GetValue(count), p.GetValue(prefix)!, p.GetValue(readyFile), p.GetValue(hostMib), p.GetValue(json), cancel));
+            p.GetValue(count), p.GetValue(prefix)!, p.GetValue(readyFile), new QemuStoreListenerOptions
+            {
+                RelayTo = p.GetValue(relayTo) is string r ? StoreOptions.HostPort(r) : null,
+                ResumeTo = p.GetValue(resumeTo) is string t ? StoreOptions.HostPort(t) : null,
+            }, p.GetValue(hostMib), p.GetValue(json), cancel));
         return listen;
     }
 
-    private static int RunListen(int port, IPAddress address, string? dir, bool resident, int count, string prefix, string? readyFile, int hostMib, bool json, CancellationToken cancel)
+    private static int RunListen(int port, IPAddress address, string? dir, bool resident, int count, string prefix, string? readyFile, QemuStoreListenerOptions options,
+        int hostMib, bool json, CancellationToken cancel)
     {
         QemuVmStore.ValidateName(prefix + "-1");
         string? ready = readyFile == null ? null : OutputPath.CheckFile(readyFile, "ready file");
         using GlobalMemoryManager gmm = StoreOptions.Gmm(hostMib);
         using QemuVmStore store = QemuVmStore.Open(gmm, new QemuStoreOptions { Directory = dir, KeepResident = resident });
-        QemuStoreListener listener = QemuStoreListener.Start(store, address, port, () => store.NextName(prefix));
+        QemuStoreListener listener = QemuStoreListener.Start(store, address, port, () => store.NextName(prefix), options);
         try
         {
             if (ready != null)
@@ -74,6 +82,20 @@ internal static class QemuStoreCommand
                     CliFailure failure = CliFailure.From(a.Error) ?? new CliFailure(nameof(CliError.Unexpected), a.Error.Message);
                     if (json) CliJson.WriteErr(CliJson.Error("qemu store listen", failure, new JsonObject { ["peer"] = a.Peer, ["name"] = a.Name }));
                     else CliConsole.Err.Line($"[red]{a.Peer}: nothing stored: {failure.Code}: {failure.OneLine}[/]");
+                    continue;
+                }
+                if (a.Relayed is RelayReport relayed)
+                {
+                    if (json) CliJson.WriteOut(CliJson.Result("qemu store listen", JsonFields.Object([new("relayed", relayed.Name), new("peer", a.Peer), new("qemu_bytes", relayed.QemuBytes),
+                        new("relay_bytes", relayed.Move.BytesSent), new("passes", relayed.Move.Passes.Count), new("final_wait_ms", relayed.FinalPassWait.TotalMilliseconds), new("target", relayed.TargetOutcome), new("seconds", a.Elapsed.TotalSeconds)])), oneLine: true);
+                    else CliConsole.Out.Line($"relayed {relayed.Name} from {a.Peer} in {a.Elapsed.TotalSeconds:0.00} s: {StoreOptions.Mib(relayed.QemuBytes)} from QEMU, {StoreOptions.Mib(relayed.Move.BytesSent)} sent on in {relayed.Move.Passes.Count} passes; the target store: {relayed.TargetOutcome} {relayed.FinalPassWait.TotalMilliseconds:0} ms after QEMU's stream ended");
+                    continue;
+                }
+                if (a.Resumed is ResumeReport resumedVm)
+                {
+                    if (json) CliJson.WriteOut(CliJson.Result("qemu store listen", JsonFields.Object([new("resumed", resumedVm.Name), new("peer", a.Peer), new("bytes", resumedVm.BytesSent),
+                        new("resume_seconds", resumedVm.Elapsed.TotalSeconds), new("seconds", a.Elapsed.TotalSeconds)])), oneLine: true);
+                    else CliConsole.Out.Line($"resumed {resumedVm.Name} (relayed from {a.Peer}) into its QEMU in {resumedVm.Elapsed.TotalSeconds:0.00} s ({StoreOptions.Mib(resumedVm.BytesSent)} of stream)");
                     continue;
                 }
                 StoredVmInfo v = a.Stored!;

@@ -19,13 +19,13 @@ internal static class StoreOptions
     public static Argument<string> Name() => new("NAME") { Description = "The stored VM's name (see gmm qemu store list)" };
 
     /// <summary>--to HOST:PORT, checked when parsed.</summary>
-    public static Option<string> To(string what)
+    public static Option<string> To(string what, string name = "--to", bool required = true)
     {
-        var to = new Option<string>("--to") { Description = what, Required = true };
+        var to = new Option<string>(name) { Description = what, Required = required };
         to.Validators.Add(r =>
         {
             string? text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
-            if (text != null && TryHostPort(text, out _, out _) is false) r.AddError($"--to must be HOST:PORT with a port of 1-65535, not '{text}'");
+            if (text != null && TryHostPort(text, out _, out _) is false) r.AddError($"{name} must be HOST:PORT with a port of 1-65535, not '{text}'");
         });
         return to;
     }
