@@ -54,6 +54,7 @@ public static class QemuStoreBench
             string folder = Path.Combine(work, "store");
             using QemuVmStore store = QemuVmStore.Open(gmm, new QemuStoreOptions { Directory = folder });
             var files = new string[guests.Count];
+            LiveFigures live;
             double qemuStore = 0, zstd = 0, ours = 0;
             long zstdBytes = 0;
             await using (QemuStoreListener listener = QemuStoreListener.Start(store, IPAddress.Loopback, 0, () => $"g{store.List().Count + 1}"))
@@ -103,6 +104,14 @@ public static class QemuStoreBench
                 StoreArrival arrived = await target.NextAsync(Long, cancel);
                 if (arrived.Error != null) throw arrived.Error;
             }
+            progress?.Report(new BenchProgress("live: guest 4 migrated by QEMU to a QEMU, then relayed QEMU -> host A -> host B -> QEMU", 0, 2));
+            await guests[3].Qmp.ContAsync(cancel); // QEMU migrated it to the store stopped; it runs again for the live runs
+            (QemuMigrationStatus direct, QemuGuest running) = await MigrateLiveAsync(guests[3], Options("live-direct"), cancel);
+            await using (running)
+            {
+                (RelayReport relayed, TimeSpan relayDowntime) = await RelayLiveAsync(running, other, Options("live-relay"), cancel);
+                live = new LiveFigures(direct.TransferredBytes, direct.Downtime, relayed.Move.BytesSent, relayDowntime.TotalMilliseconds);
+            }
             gmm.Verify();
             gmmB.Verify();
             return new QemuStoreFigures
@@ -112,7 +121,8 @@ public static class QemuStoreBench
                 QemuStreamBytes = files.Sum(f => new FileInfo(f).Length), ZstdStreamBytes = zstdBytes, ZstdSeconds = zstd,
                 StoreSeconds = ours / guests.Count, QemuStoreSeconds = qemuStore / guests.Count,
                 ResumeSeconds = resume, QemuResumeSeconds = qemuResume,
-                RelayBytes = move.BytesSent, RelayGuestBytes = relayGuest, QemuMigrateBytes = new FileInfo(files[3]).Length,
+                RelayBytes = move.BytesSent, RelayGuestBytes = relayGuest, QemuMigrateBytes = live.QemuBytes, QemuMigrateDowntimeMs = live.QemuDowntimeMs,
+                RelayLiveBytes = live.RelayBytes, RelayDowntimeMs = live.RelayDowntimeMs,
                 NonZeroPages = stored.Sum(v => v.NonZeroPages), SharedPages = stored.Sum(v => v.SharedPages),
             };
         }
@@ -145,6 +155,56 @@ public static class QemuStoreBench
                 break;
         }
         await shell.RunAsync("sync", cancel: cancel);
+    }
+
+    private readonly record struct LiveFigures(long QemuBytes, double QemuDowntimeMs, long RelayBytes, double RelayDowntimeMs);
+
+    /// <summary>QEMU's own live migration of a running guest to a new QEMU on loopback: its figures (bytes, downtime) and the target, running.</summary>
+    private static async Task<(QemuMigrationStatus, QemuGuest)> MigrateLiveAsync(QemuGuest source, GuestOptions options, CancellationToken cancel)
+    {
+        int port = FreePort();
+        QemuGuest target = await QemuGuest.StartAsync(options with { Incoming = $"tcp:127.0.0.1:{port}" }, cancel);
+        try
+        {
+            await source.Qmp.MigrateAsync($"tcp:127.0.0.1:{port}", cancel);
+            QemuMigrationStatus status = await source.Qmp.WaitForMigrationAsync(Long, cancel);
+            if (status.Status != "completed") throw new QemuException(QemuError.GuestDied, $"QEMU's live migration ended {status.Status}: {status.Error}");
+            await target.RequireShell().PingAsync(TimeSpan.FromSeconds(60), cancel);
+            return (status, target);
+        }
+        catch
+        {
+            await target.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The live relay: the running guest migrates to a relaying host A (a store of its own), which moves it on while
+    /// it arrives to <paramref name="hostB"/> (holding the other guests), which resumes it into a new QEMU. Returns
+    /// the relay's report and the downtime: QMP STOP at the source to RESUME at the target (QEMU's timestamps).
+    /// </summary>
+    private static async Task<(RelayReport, TimeSpan)> RelayLiveAsync(QemuGuest source, QemuVmStore hostB, GuestOptions options, CancellationToken cancel)
+    {
+        int port = FreePort();
+        await using QemuGuest target = await QemuGuest.StartAsync(options with { Incoming = $"tcp:127.0.0.1:{port}" }, cancel);
+        var stopped = new TaskCompletionSource<DateTimeOffset>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var resumed = new TaskCompletionSource<DateTimeOffset>(TaskCreationOptions.RunContinuationsAsynchronously);
+        source.Qmp.EventReceived += e => { if (e.Name == "STOP" && e.Timestamp is DateTimeOffset t) stopped.TrySetResult(t); };
+        target.Qmp.EventReceived += e => { if (e.Name == "RESUME" && e.Timestamp is DateTimeOffset t) resumed.TrySetResult(t); };
+        using var gmmA = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = 4L << 30 });
+        using QemuVmStore hostA = QemuVmStore.Open(gmmA);
+        await using QemuStoreListener b = QemuStoreListener.Start(hostB, IPAddress.Loopback, 0, options: new QemuStoreListenerOptions { ResumeTo = ("127.0.0.1", port) });
+        await using QemuStoreListener a = QemuStoreListener.Start(hostA, IPAddress.Loopback, 0, () => "g4-live", new QemuStoreListenerOptions { RelayTo = ("127.0.0.1", b.Port) });
+        await source.Qmp.MigrateAsync($"tcp:127.0.0.1:{a.Port}", cancel);
+        StoreArrival atA = await a.NextAsync(Long, cancel);
+        if (atA.Error != null) throw atA.Error;
+        StoreArrival atB = await b.NextAsync(Long, cancel);
+        if (atB.Error != null) throw atB.Error;
+        await target.RequireShell().PingAsync(TimeSpan.FromSeconds(60), cancel);
+        TimeSpan downtime = await resumed.Task.WaitAsync(Long, cancel) - await stopped.Task.WaitAsync(Long, cancel);
+        gmmA.Verify();
+        return (atA.Relayed!, downtime);
     }
 
     /// <summary>Migrates a (stopped) guest to <paramref name="uri"/> and returns the seconds until QEMU reports it completed.</summary>

@@ -31,8 +31,14 @@ public sealed record QemuStoreFigures
     public long RelayBytes { get; init; }
     /// <summary>The last guest's RAM, bytes.</summary>
     public long RelayGuestBytes { get; init; }
-    /// <summary>The bytes of QEMU's own stream of the last guest (what QEMU's direct migration to another QEMU sends).</summary>
+    /// <summary>The bytes QEMU's own live migration of the last guest (running) to a new QEMU sent (<c>query-migrate</c>'s transferred bytes).</summary>
     public long QemuMigrateBytes { get; init; }
+    /// <summary>That migration's downtime as QEMU reports it, ms.</summary>
+    public double QemuMigrateDowntimeMs { get; init; }
+    /// <summary>Bytes host A sent host B in the live relay of the last guest (QEMU -> A -> B -> QEMU; B holds the other three).</summary>
+    public long RelayLiveBytes { get; init; }
+    /// <summary>The live relay's downtime: QMP STOP at the source QEMU to RESUME at the target QEMU, ms.</summary>
+    public double RelayDowntimeMs { get; init; }
     /// <summary>Non-zero pages of all stored guests, and the distinct contents the store wrote.</summary>
     public long NonZeroPages { get; init; }
     public long SharedPages { get; init; }

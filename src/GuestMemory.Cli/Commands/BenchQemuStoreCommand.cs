@@ -53,6 +53,9 @@ internal static class BenchQemuStoreCommand
         new("relay_bytes", r.RelayBytes),
         new("relay_bytes_per_guest_byte", Ratio(r.RelayBytes, r.RelayGuestBytes)),
         new("qemu_migrate_bytes_per_guest_byte", Ratio(r.QemuMigrateBytes, r.RelayGuestBytes)),
+        new("relay_live_bytes_per_guest_byte", Ratio(r.RelayLiveBytes, r.RelayGuestBytes)),
+        new("relay_downtime_ms", r.RelayDowntimeMs),
+        new("qemu_migrate_downtime_ms", r.QemuMigrateDowntimeMs),
         new("nonzero_pages", r.NonZeroPages),
         new("shared_pages", r.SharedPages),
     ];

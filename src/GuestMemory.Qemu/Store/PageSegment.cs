@@ -24,7 +24,7 @@ internal sealed class PageSegment
     /// <summary>Pages per zstd frame: 1 MiB frames compress page content within about a percent of one whole-stream zstd, and a resume decompresses each once.</summary>
     public const int FramePages = 256;
     /// <summary>zstd's level: a store is written once and kept, so a level above zstd's default 3 pays for itself in file bytes.</summary>
-    public const int Level = 6;
+    public const int Level = 9;
     private const uint Magic = 0x53505147; // "GQPS"
     private const int FrameEntry = 16, TailBytes = 12;
 
