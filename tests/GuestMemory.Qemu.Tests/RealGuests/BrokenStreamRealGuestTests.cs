@@ -5,12 +5,12 @@ using GuestMemory.Qemu.Tests.Support;
 namespace GuestMemory.Qemu.Tests.RealGuests;
 
 /// <summary>
-/// A real Linux guest's migration stream, broken off inside a section of every kind: a real QEMU migrates a
-/// guest (after some work in it) to a TCP catcher that keeps the bytes; the stream is parsed for where each kind
-/// of section begins, and the store's listener then gets it over TCP cut in the middle of the first section of
-/// each kind (the header and configuration, the ram section's setup, a part, its end, a device, the description
-/// after EOF) one byte in, in the middle and one byte short of its end, with the connection closed there. Each is a typed error, the store keeps nothing, its folder gains no file,
-/// and Verify is clean; the whole stream is stored.
+/// A real Linux guest's migration stream, broken off inside a section of every kind: a real QEMU migrates the
+/// guest (after some work in it) to a TCP catcher that keeps the bytes; the store's listener then gets them over
+/// TCP cut inside the first section of each kind (the header and configuration, the ram section's setup, a part,
+/// its end, a device, the description after EOF) one byte in, in the middle and one byte short of its end, with
+/// the connection closed there. Each is a typed error, the store keeps nothing, its folder gains no file, and
+/// Verify is clean; the whole stream is stored.
 /// </summary>
 public sealed class BrokenStreamRealGuestTests
 {
