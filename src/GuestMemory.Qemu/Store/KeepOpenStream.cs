@@ -23,29 +23,3 @@ internal sealed class KeepOpenStream(System.IO.Stream inner) : System.IO.Stream
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
 }
-
-/// <summary>A read-only stream that counts the bytes read through it (what QEMU's source sent a relay).</summary>
-internal sealed class CountingStream(System.IO.Stream inner) : System.IO.Stream
-{
-    private long _read;
-
-    public long BytesRead => Interlocked.Read(ref _read);
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-    public override int Read(Span<byte> buffer)
-    {
-        int n = inner.Read(buffer);
-        Interlocked.Add(ref _read, n);
-        return n;
-    }
-
-    public override bool CanRead => true;
-    public override bool CanWrite => false;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-}

@@ -32,7 +32,8 @@ public sealed partial class QemuVmStore
     /// <exception cref="QemuException">The stream's errors (<see cref="QemuError.StreamUnsupported"/>, <see cref="QemuError.StreamCorrupt"/>,
     /// <see cref="QemuError.StreamTruncated"/>); <see cref="QemuError.HostResourceFailed"/> (no connection to the target);
     /// <see cref="QemuError.RelayFailed"/> (the target store took the VM but could not resume it: it keeps it).</exception>
-    /// <exception cref="GmmException">The move's errors (the target refused, the connection broke). Nothing is kept here on any error.</exception>
+    /// <exception cref="GmmException">The move's errors (the target refused, the connection broke). Nothing is kept here on any error,
+    /// and <paramref name="qemu"/> is closed then, so QEMU's migration fails and the guest runs on at the source.</exception>
     public async Task<RelayReport> RelayAsync(System.IO.Stream qemu, string name, string host, int port, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(qemu);
@@ -43,38 +44,54 @@ public sealed partial class QemuVmStore
         var receiver = new VmReceiver(Gmm, (_, blocks) => VmOptionsFor(name, blocks));
         var bulkDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         receiver.AllPagesSeen += () => bulkDone.TrySetResult();
-        var counted = new CountingStream(qemu);
-        Task reading = Task.Factory.StartNew(() => new QemuStreamReader(counted).Read(receiver), cancel, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        long ended = 0;
-        _ = reading.ContinueWith(_ => Volatile.Write(ref ended, Stopwatch.GetTimestamp()), TaskScheduler.Default);
+        var listed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        receiver.BlocksListed += () => listed.TrySetResult();
+        // The target store first: if it cannot be reached, QEMU's connection closes at once and its migration fails
+        // while the guest still runs at the source (once QEMU has sent its last byte it stops the guest for good).
+        NetworkStream connection;
+        try { connection = MigrationEndpoint.Connect(host, port); }
+        catch (GmmException e)
+        {
+            qemu.Dispose();
+            throw new QemuException(QemuError.HostResourceFailed, $"cannot connect to the store at {host}:{port}: {e.Message}", e);
+        }
+        var reader = new QemuStreamReader(qemu);
+        long ended = 0; // when QEMU's stream ended: written by the reading task before it completes, read after
+        Task reading = Task.Factory.StartNew(() =>
+        {
+            reader.Read(receiver);
+            ended = Stopwatch.GetTimestamp();
+        }, cancel, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
-            await Task.WhenAny(bulkDone.Task, reading).ConfigureAwait(false);
+            // The layout goes as soon as QEMU listed its blocks (so the target never waits for a first byte), the RAM
+            // once every page arrived once.
+            await Task.WhenAny(listed.Task, reading).ConfigureAwait(false);
             if (reading.IsFaulted || reading.IsCanceled) await reading.ConfigureAwait(false); // the stream's own error
+            WritePreamble(connection, RelayMagic, name, receiver.PartialState);
+            await Task.WhenAny(bulkDone.Task, reading).ConfigureAwait(false);
+            if (reading.IsFaulted || reading.IsCanceled) await reading.ConfigureAwait(false);
             VirtualMachine vm = receiver.Vm!;
-            NetworkStream connection;
-            try { connection = MigrationEndpoint.Connect(host, port); }
-            catch (GmmException e)
-            {
-                throw new QemuException(QemuError.HostResourceFailed, $"cannot connect to the store at {host}:{port}: {e.Message}", e);
-            }
-            using (connection)
-            {
-                WritePreamble(connection, RelayMagic, name, receiver.PartialState);
-                // The move's writers are the stream's page records: "paused" once QEMU's stream has ended.
-                // A stream that fails makes the pause throw, and the move fails (the target discards it).
-                MoveReport move = await Task.Run(() => vm.MoveTo(new KeepOpenStream(connection), () => reading.GetAwaiter().GetResult(), () => { },
-                    new MoveOptions { Timeout = RelayFrameTimeout }), cancel).ConfigureAwait(false);
-                WriteNamedState(connection, name, receiver.State!);
-                string outcome = await Task.Run(() => ReadVerdict(connection), cancel).ConfigureAwait(false);
-                return new RelayReport(name, counted.BytesRead, move, outcome, Stopwatch.GetElapsedTime(Volatile.Read(ref ended)));
-            }
+            // The move's writers are the stream's page records: "paused" once QEMU's stream has ended.
+            // A stream that fails makes the pause throw, and the move fails (the target discards it).
+            MoveReport move = await Task.Run(() => vm.MoveTo(new KeepOpenStream(connection), () => reading.GetAwaiter().GetResult(), () => { },
+                new MoveOptions { Timeout = RelayFrameTimeout }), cancel).ConfigureAwait(false);
+            WriteNamedState(connection, name, receiver.State!);
+            string outcome = await Task.Run(() => ReadVerdict(connection), cancel).ConfigureAwait(false);
+            return new RelayReport(name, reader.Position, move, outcome, Stopwatch.GetElapsedTime(ended));
         }
         catch
         {
+            // Closing QEMU's connection before it sent its last byte fails its migration, so the guest runs on at
+            // the source (after that QEMU has stopped it: `cont` there resumes it); it also ends the reading task.
+            qemu.Dispose();
             try { await reading.ConfigureAwait(false); } catch (Exception e) when (e is QemuException or GmmException or IOException or SocketException or ObjectDisposedException) { }
             receiver.Abandon();
             throw;
+        }
+        finally
+        {
+            connection.Dispose();
         }
     }
 
@@ -145,17 +162,23 @@ public sealed partial class QemuVmStore
         w.Flush();
     }
 
+    /// <summary>The longest verdict line a target may send (its length is checked before anything is allocated).</summary>
+    private const int MaxVerdictBytes = 64 << 10;
+
     private static string ReadVerdict(System.IO.Stream connection)
     {
         try
         {
             using var r = new BinaryReader(connection, System.Text.Encoding.UTF8, leaveOpen: true);
             bool failed = r.ReadBoolean();
-            string text = r.ReadString();
-            if (text.Length > 4096) text = text[..4096];
+            int length = r.Read7BitEncodedInt();
+            if (length is < 0 or > MaxVerdictBytes) throw new QemuException(QemuError.RelayFailed, $"the target store answered with a verdict of {length} bytes");
+            byte[] bytes = r.ReadBytes(length);
+            if (bytes.Length != length) throw new EndOfStreamException("the verdict was cut");
+            string text = System.Text.Encoding.UTF8.GetString(bytes);
             return failed ? throw new QemuException(QemuError.RelayFailed, $"the target store {text}") : text;
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException)
+        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException)
         {
             throw new QemuException(QemuError.RelayFailed, $"the target store closed the connection before it said what became of the VM: {e.Message}", e);
         }

@@ -49,6 +49,9 @@ internal sealed class VmReceiver : IQemuStreamSink
     /// </summary>
     public event Action? AllPagesSeen;
 
+    /// <summary>Raised (on the reader's thread) once the ram section listed the blocks and the VM exists: <see cref="PartialState"/> is known.</summary>
+    public event Action? BlocksListed;
+
     private System.Collections.BitArray? _seen;
     private long _unseen;
 
@@ -73,14 +76,17 @@ internal sealed class VmReceiver : IQemuStreamSink
             if (i > 0) vm.Memory.RegisterRam(address, (ulong)blocks[i].Length, blocks[i].Id);
             address += (ulong)blocks[i].Length;
         }
+        // Only a relay asks when every page arrived; a plain receive keeps no bitmap. A relay of over 8 TiB
+        // waits for the stream's end instead.
         _unseen = (long)(address / QemuStreamFormat.PageSize);
-        _seen = _unseen <= int.MaxValue ? new System.Collections.BitArray((int)_unseen) : null; // a relay of over 8 TiB waits for the stream's end instead
+        _seen = AllPagesSeen != null && _unseen <= int.MaxValue ? new System.Collections.BitArray((int)_unseen) : null;
+        BlocksListed?.Invoke();
     }
 
     /// <summary>Counts a page's first arrival; raises <see cref="AllPagesSeen"/> at the last one.</summary>
     private void Seen(ulong address)
     {
-        if (_seen == null || _unseen == 0) return;
+        if (_seen == null || _unseen == 0) return; // no relay, or every page seen already
         int page = (int)(address / QemuStreamFormat.PageSize);
         if (_seen[page]) return;
         _seen[page] = true;

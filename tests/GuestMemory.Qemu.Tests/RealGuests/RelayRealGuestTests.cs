@@ -67,4 +67,25 @@ public sealed class RelayRealGuestTests(ITestOutputHelper output)
             Assert.InRange(downtime, TimeSpan.Zero, Long);
         }
     }
+
+    [Fact(Timeout = 240_000)]
+    public async Task A_relay_whose_second_host_is_gone_fails_the_migration_and_the_guest_runs_on_at_the_source()
+    {
+        await using QemuGuest source = await RealGuestFixture.StartGuestAsync("relay-gone", RamBytes);
+        using var hostA = new StoreTestHost();
+        using QemuVmStore storeA = hostA.Open(folder: false);
+        int nobody = StoreGuests.FreePort();
+        await using (QemuStoreListener a = QemuStoreListener.Start(storeA, IPAddress.Loopback, 0, options: new QemuStoreListenerOptions { RelayTo = ("127.0.0.1", nobody) }))
+        {
+            await source.Qmp.MigrateAsync($"tcp:127.0.0.1:{a.Port}", Cancel);
+            StoreArrival arrival = await a.NextAsync(Long, Cancel);
+            Assert.Equal(QemuError.HostResourceFailed, Assert.IsType<QemuException>(arrival.Error).Error);
+        }
+        Assert.Equal("failed", (await source.Qmp.WaitForMigrationAsync(Long, Cancel)).Status);
+        Assert.True((await source.Qmp.QueryStatusAsync(Cancel)).Running, "the guest runs on at the source");
+        long before = await source.RequireShell().HeartbeatAsync(Cancel);
+        await Task.Delay(TimeSpan.FromSeconds(2), Cancel);
+        Assert.True(await source.RequireShell().HeartbeatAsync(Cancel) > before);
+        Assert.Empty(hostA.Gmm.Vms);
+    }
 }
