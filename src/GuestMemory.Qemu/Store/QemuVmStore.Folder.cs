@@ -7,8 +7,9 @@ public sealed partial class QemuVmStore
     /// <summary>
     /// Writes a received VM to the folder: each non-zero page's content is looked up by its key; contents the
     /// store has are referred to, new ones go into one new page file (each once, however many pages have
-    /// it); then the manifest and the index. Holds <c>_disk</c>. On failure nothing the index names has
-    /// changed and the new files are removed.
+    /// it), compressed against the base page file of the VM's shared contents (<see cref="BaseFor"/>); then
+    /// the manifest and the index. Holds <c>_disk</c>. On failure nothing the index names has changed and
+    /// the new files are removed.
     /// </summary>
     private StoredVm Persist(string name, QemuVmState state, VirtualMachine vm)
     {
@@ -43,7 +44,17 @@ public sealed partial class QemuVmStore
         PageSegment? written = null;
         try
         {
-            if (newKeys.Count > 0) written = PageSegment.Write(folder, segment, newKeys, (i, destination) => vm.Memory.Read(newAddresses[i], destination));
+            if (newKeys.Count > 0)
+            {
+                PageSegment? baseSegment = BaseFor(refs, segment);
+                int dictionaryPages = baseSegment == null ? 0 : Math.Min(baseSegment.Keys.Length, PageSegment.DictionaryPages);
+                byte[]? dictionary = baseSegment == null ? null : PageSegment.Dictionary(dictionaryPages, pages =>
+                {
+                    using var reader = new SegmentReader(SegmentByNumber);
+                    for (int i = 0; i < dictionaryPages; i++) reader.Read(baseSegment, i, pages.Span.Slice(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
+                });
+                written = PageSegment.Write(folder, segment, newKeys, (i, destination) => vm.Memory.Read(newAddresses[i], destination), baseSegment, dictionaryPages, dictionary);
+            }
             long manifestBytes = StoredFolderWrite(name, state, refs, written);
             if (written != null)
             {
@@ -59,6 +70,24 @@ public sealed partial class QemuVmStore
             TryDelete(StoreFolder.ManifestPath(folder, name));
             throw;
         }
+    }
+
+    /// <summary>
+    /// The base of a new page file: the page file without a base of its own that holds, itself or as the
+    /// base of the file that does, most of the contents the VM shares with the store (the guest most like
+    /// it); null when it shares none.
+    /// </summary>
+    private PageSegment? BaseFor(ulong[] refs, int segment)
+    {
+        var hits = new Dictionary<int, int>();
+        foreach (ulong r in refs)
+        {
+            if (r == 0 || PageRefs.Segment(r) == segment) continue;
+            PageSegment holder = SegmentOf(r);
+            int root = holder.Base >= 0 ? holder.Base : holder.Number;
+            hits[root] = hits.GetValueOrDefault(root) + 1;
+        }
+        return hits.Count == 0 ? null : SegmentByNumber(hits.MaxBy(h => (h.Value, -h.Key)).Key);
     }
 
     /// <summary>The manifest, then the index naming it with the VMs already stored.</summary>
@@ -100,6 +129,13 @@ public sealed partial class QemuVmStore
     {
         if (number < 0 || number >= _nextSegment) throw new QemuException(QemuError.StoreCorrupt, $"a manifest refers to page file {number}, beyond the index's {_nextSegment}");
         PageSegment segment = PageSegment.Open(Folder!, number);
+        if (segment.Base >= 0)
+        {
+            if (!_segments.ContainsKey(segment.Base)) OpenSegment(segment.Base);
+            PageSegment baseSegment = _segments[segment.Base];
+            if (baseSegment.Base >= 0 || segment.BaseDictionaryPages > baseSegment.Keys.Length)
+                throw PageSegment.Corrupt(segment.Path, $"its base page file {segment.Base} has a base of its own or fewer than {segment.BaseDictionaryPages} pages");
+        }
         lock (_lock) _segments[number] = segment;
         for (int i = 0; i < segment.Keys.Length; i++) _keys.TryAdd(segment.Keys[i], PageRefs.Make(number, i));
     }
@@ -110,12 +146,11 @@ public sealed partial class QemuVmStore
         VirtualMachine vm = CreateVm(stored.Name, stored.State);
         try
         {
-            using var reader = new SegmentReader();
+            using var reader = new SegmentReader(SegmentByNumber);
             byte[] page = new byte[QemuStreamFormat.PageSize];
-            for (int i = 0; i < stored.Refs!.Length; i++)
+            foreach (int i in PageRefs.InFileOrder(stored.Refs!))
             {
-                ulong r = stored.Refs[i];
-                if (r == 0) continue;
+                ulong r = stored.Refs![i];
                 reader.Read(SegmentOf(r), PageRefs.Index(r), page);
                 vm.Memory.Write((ulong)i * QemuStreamFormat.PageSize, page);
             }
@@ -128,11 +163,13 @@ public sealed partial class QemuVmStore
         }
     }
 
-    private PageSegment SegmentOf(ulong reference)
+    private PageSegment SegmentOf(ulong reference) => SegmentByNumber(PageRefs.Segment(reference));
+
+    private PageSegment SegmentByNumber(int number)
     {
         lock (_lock)
-            return _segments.TryGetValue(PageRefs.Segment(reference), out PageSegment? s) ? s
-                : throw new QemuException(QemuError.StoreCorrupt, $"page file {PageRefs.Segment(reference)} is not in the store");
+            return _segments.TryGetValue(number, out PageSegment? s) ? s
+                : throw new QemuException(QemuError.StoreCorrupt, $"page file {number} is not in the store");
     }
 
     /// <summary>Creates the GuestMemory VM of a QEMU state: block 0 at 0 as its RAM, each further block a RAM range right after.</summary>
@@ -154,7 +191,7 @@ public sealed partial class QemuVmStore
     private VmOptions VmOptionsFor(string name, IReadOnlyList<RamBlock> blocks) =>
         new() { Name = "qemu-store/" + name, RamSize = blocks[0].Length, SharingDomain = Options.SharingDomain };
 
-    /// <summary>Removes a deleted VM's manifest, rewrites the index, and removes the page files no remaining VM refers to (and their keys). Holds <c>_disk</c>.</summary>
+    /// <summary>Removes a deleted VM's manifest, rewrites the index, and removes the page files no remaining VM refers to and no remaining page file has as its base (and their keys). Holds <c>_disk</c>.</summary>
     private void RemoveFiles(StoredVm removed)
     {
         string folder = Folder!;
@@ -166,6 +203,8 @@ public sealed partial class QemuVmStore
         foreach (StoredVm vm in rest)
             foreach (ulong r in vm.Refs!)
                 if (r != 0) used.Add(PageRefs.Segment(r));
+        foreach (int number in used.ToArray())
+            if (SegmentByNumber(number).Base >= 0) used.Add(SegmentByNumber(number).Base);
         int[] unused;
         lock (_lock) unused = [.. _segments.Keys.Where(s => !used.Contains(s))];
         foreach (int number in unused)

@@ -104,7 +104,7 @@ public sealed partial class QemuVmStore
     /// The stream of a stored VM: header, configuration, (the return path), the ram section's setup, one END
     /// section with every page (a zero record for each zero page: a fresh target's ROM blocks are not zero),
     /// the device sections as received, EOF and the description. Pages come from the resident VM, else from
-    /// the page files, read in order.
+    /// the page files, frame by frame.
     /// </summary>
     private long WriteStream(StoredVm stored, System.IO.Stream destination, bool openReturnPath)
     {
@@ -115,7 +115,18 @@ public sealed partial class QemuVmStore
         writer.WriteRamSetup(state.Ram, state.Blocks);
         writer.BeginRamSection(final: true);
         VirtualMachine? vm = stored.Vm;
-        using var reader = vm == null ? new SegmentReader() : null;
+        if (vm != null) WriteResidentPages(state, vm, writer);
+        else WriteFilePages(state, stored.Refs!, writer);
+        writer.EndRamSection();
+        foreach (DeviceSection device in state.Devices) writer.WriteDeviceSection(device.Raw);
+        writer.WriteEnd(state.Description);
+        writer.Flush();
+        return writer.BytesWritten;
+    }
+
+    /// <summary>The pages of a resident VM, in guest order.</summary>
+    private static void WriteResidentPages(QemuVmState state, VirtualMachine vm, QemuStreamWriter writer)
+    {
         byte[] buffer = new byte[ReadPages * QemuStreamFormat.PageSize];
         long page = 0;
         for (int b = 0; b < state.Blocks.Count; b++)
@@ -124,30 +135,48 @@ public sealed partial class QemuVmStore
             for (long first = 0; first < pages; first += ReadPages)
             {
                 int count = (int)Math.Min(ReadPages, pages - first);
-                if (vm != null) vm.Memory.Read((ulong)(page + first) * QemuStreamFormat.PageSize, buffer.AsSpan(0, count * QemuStreamFormat.PageSize));
+                vm.Memory.Read((ulong)(page + first) * QemuStreamFormat.PageSize, buffer.AsSpan(0, count * QemuStreamFormat.PageSize));
                 for (int i = 0; i < count; i++)
                 {
                     Span<byte> data = buffer.AsSpan(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize);
                     long offset = (first + i) * QemuStreamFormat.PageSize;
-                    bool zero;
-                    if (vm != null) zero = !data.ContainsAnyExcept((byte)0);
-                    else
-                    {
-                        ulong r = stored.Refs![page + first + i];
-                        zero = r == 0;
-                        if (!zero) reader!.Read(SegmentOf(r), PageRefs.Index(r), data);
-                    }
-                    if (zero) writer.WriteFilledPage(b, offset, 0);
-                    else writer.WritePage(b, offset, data);
+                    if (data.ContainsAnyExcept((byte)0)) writer.WritePage(b, offset, data);
+                    else writer.WriteFilledPage(b, offset, 0);
                 }
             }
             page += pages;
         }
-        writer.EndRamSection();
-        foreach (DeviceSection device in state.Devices) writer.WriteDeviceSection(device.Raw);
-        writer.WriteEnd(state.Description);
-        writer.Flush();
-        return writer.BytesWritten;
+    }
+
+    /// <summary>
+    /// The pages of a stored VM from its page files: zero pages first, then the others in the order of their
+    /// contents in the files (QEMU takes page records in any order), so each frame is decompressed once.
+    /// </summary>
+    private void WriteFilePages(QemuVmState state, ulong[] refs, QemuStreamWriter writer)
+    {
+        var blockStart = new long[state.Blocks.Count + 1];
+        for (int b = 0; b < state.Blocks.Count; b++) blockStart[b + 1] = blockStart[b] + state.Blocks[b].Pages;
+        (int Block, long Offset) Where(long page)
+        {
+            int b = Array.BinarySearch(blockStart, page);
+            b = b >= 0 ? b : ~b - 1;
+            while (blockStart[b + 1] == page) b++; // empty blocks
+            return (b, (page - blockStart[b]) * QemuStreamFormat.PageSize);
+        }
+        for (long page = 0; page < refs.Length; page++)
+        {
+            if (refs[page] != 0) continue;
+            (int block, long offset) = Where(page);
+            writer.WriteFilledPage(block, offset, 0);
+        }
+        using var reader = new SegmentReader(SegmentByNumber);
+        byte[] data = new byte[QemuStreamFormat.PageSize];
+        foreach (int page in PageRefs.InFileOrder(refs))
+        {
+            reader.Read(SegmentOf(refs[page]), PageRefs.Index(refs[page]), data);
+            (int block, long offset) = Where(page);
+            writer.WritePage(block, offset, data);
+        }
     }
 
     private static string BlockList(QemuVmState state) => string.Join(", ", state.Blocks.Select(b => $"{b.Id} {b.Length >> 10} KiB"));
