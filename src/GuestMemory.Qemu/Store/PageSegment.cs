@@ -202,18 +202,30 @@ internal sealed class PageSegment
 
 /// <summary>
 /// Reads pages of page files for one operation (a resume, a load): keeps its own open files, one
-/// decompressor per dictionary it met and the last frame it decompressed, so reading pages in the order of
-/// their references (<see cref="PageRefs.InFileOrder"/>) decompresses each frame once. Not shared between
-/// threads; dispose when done.
+/// decompressor per dictionary it met and the last frame it decompressed, so reading pages in
+/// <see cref="PageRefs.InFileOrder"/> decompresses each frame once. Not shared between threads (a
+/// dictionary <see cref="Prepare"/> starts is made on a task of its own, with a reader of its own); dispose
+/// when done.
 /// </summary>
 /// <param name="segments">The store's page files by number (a page file's base).</param>
 internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposable
 {
     private readonly Dictionary<int, SafeFileHandle> _files = [];
-    private readonly Dictionary<(int Base, int Pages), Decompressor> _decompressors = [];
+    private readonly Dictionary<(int Base, int Pages), Task<Decompressor>> _decompressors = [];
     private readonly byte[] _frame = new byte[PageSegment.FramePages * QemuStreamFormat.PageSize];
     private (int Segment, int Frame) _cached = (-1, -1);
     private byte[] _packed = new byte[1 << 20];
+
+    /// <summary>
+    /// Starts making <paramref name="segment"/>'s dictionary (decompressing its base's first pages) on another
+    /// thread, so it is ready when its pages are read after others (a resume sends the pages that need
+    /// none first, and the target QEMU is not kept waiting for it).
+    /// </summary>
+    public void Prepare(PageSegment segment)
+    {
+        var key = (segment.Base, segment.BaseDictionaryPages);
+        if (segment.Base >= 0 && !_decompressors.ContainsKey(key)) _decompressors[key] = Task.Run(() => Make(segment));
+    }
 
     /// <summary>Copies page <paramref name="index"/> of <paramref name="segment"/> into <paramref name="destination"/>.</summary>
     /// <exception cref="QemuException"><see cref="QemuError.StoreCorrupt"/> when the frame does not decompress or its checksum fails.</exception>
@@ -259,32 +271,39 @@ internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposab
     private Decompressor DecompressorOf(PageSegment segment)
     {
         var key = (segment.Base, segment.BaseDictionaryPages);
-        if (_decompressors.TryGetValue(key, out Decompressor? decompressor)) return decompressor;
-        decompressor = new Decompressor();
+        if (!_decompressors.TryGetValue(key, out Task<Decompressor>? made)) _decompressors[key] = made = Task.FromResult(Make(segment));
+        return made.GetAwaiter().GetResult();
+    }
+
+    private Decompressor Make(PageSegment segment)
+    {
+        var decompressor = new Decompressor();
         try
         {
-            if (segment.Base >= 0)
+            if (segment.Base < 0) return decompressor;
+            PageSegment baseSegment = segments(segment.Base);
+            using var reader = new SegmentReader(segments);
+            decompressor.LoadDictionary(PageSegment.Dictionary(segment.BaseDictionaryPages, pages =>
             {
-                PageSegment baseSegment = segments(segment.Base);
-                decompressor.LoadDictionary(PageSegment.Dictionary(segment.BaseDictionaryPages, pages =>
-                {
-                    for (int i = 0; i < segment.BaseDictionaryPages; i++)
-                        Read(baseSegment, i, pages.Span.Slice(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
-                }));
-            }
+                for (int i = 0; i < segment.BaseDictionaryPages; i++)
+                    reader.Read(baseSegment, i, pages.Span.Slice(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
+            }));
+            return decompressor;
         }
         catch
         {
             decompressor.Dispose();
             throw;
         }
-        _decompressors[key] = decompressor;
-        return decompressor;
     }
 
     public void Dispose()
     {
         foreach (SafeFileHandle h in _files.Values) h.Dispose();
-        foreach (Decompressor d in _decompressors.Values) d.Dispose();
+        foreach (Task<Decompressor> made in _decompressors.Values)
+        {
+            try { made.GetAwaiter().GetResult().Dispose(); }
+            catch (Exception e) when (e is QemuException or IOException) { /* a dictionary that failed: a read that needed it reported it */ }
+        }
     }
 }

@@ -146,9 +146,9 @@ public sealed partial class QemuVmStore
         VirtualMachine vm = CreateVm(stored.Name, stored.State);
         try
         {
-            using var reader = new SegmentReader(SegmentByNumber);
+            using SegmentReader reader = ReaderFor(stored.Refs!);
             byte[] page = new byte[QemuStreamFormat.PageSize];
-            foreach (int i in PageRefs.InFileOrder(stored.Refs!))
+            foreach (int i in PageRefs.InFileOrder(stored.Refs!, HasBase))
             {
                 ulong r = stored.Refs![i];
                 reader.Read(SegmentOf(r), PageRefs.Index(r), page);
@@ -162,6 +162,16 @@ public sealed partial class QemuVmStore
             throw;
         }
     }
+
+    /// <summary>A reader for the pages <paramref name="refs"/> refers to, the dictionaries they need already in the making.</summary>
+    private SegmentReader ReaderFor(ulong[] refs)
+    {
+        var reader = new SegmentReader(SegmentByNumber);
+        foreach (int number in refs.Where(r => r != 0).Select(PageRefs.Segment).Distinct()) reader.Prepare(SegmentByNumber(number));
+        return reader;
+    }
+
+    private bool HasBase(int segment) => SegmentByNumber(segment).Base >= 0;
 
     private PageSegment SegmentOf(ulong reference) => SegmentByNumber(PageRefs.Segment(reference));
 

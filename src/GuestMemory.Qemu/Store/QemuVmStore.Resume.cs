@@ -150,7 +150,8 @@ public sealed partial class QemuVmStore
 
     /// <summary>
     /// The pages of a stored VM from its page files: zero pages first, then the others in the order of their
-    /// contents in the files (QEMU takes page records in any order), so each frame is decompressed once.
+    /// contents in the files (QEMU takes page records in any order), so each frame is decompressed once,
+    /// those needing a dictionary last, while it is made.
     /// </summary>
     private void WriteFilePages(QemuVmState state, ulong[] refs, QemuStreamWriter writer)
     {
@@ -169,9 +170,9 @@ public sealed partial class QemuVmStore
             (int block, long offset) = Where(page);
             writer.WriteFilledPage(block, offset, 0);
         }
-        using var reader = new SegmentReader(SegmentByNumber);
+        using SegmentReader reader = ReaderFor(refs);
         byte[] data = new byte[QemuStreamFormat.PageSize];
-        foreach (int page in PageRefs.InFileOrder(refs))
+        foreach (int page in PageRefs.InFileOrder(refs, HasBase))
         {
             reader.Read(SegmentOf(refs[page]), PageRefs.Index(refs[page]), data);
             (int block, long offset) = Where(page);
