@@ -23,9 +23,9 @@ public sealed record QemuStoreFigures
     public double StoreSeconds { get; init; }
     /// <summary>Mean seconds for QEMU to suspend the same guest to a file (<c>migrate "exec:cat > F"</c> until completed).</summary>
     public double QemuStoreSeconds { get; init; }
-    /// <summary>Seconds from starting a target QEMU (<c>-incoming tcp:</c>, <c>-S</c>) to its confirmation that it loaded the stored guest.</summary>
+    /// <summary>Seconds from starting a target QEMU (<c>-incoming tcp:</c>, <c>-S</c>) to its confirmation that it loaded the stored guest (median of <see cref="QemuStoreBench.ResumeRounds"/>, taken in turns with QEMU's own).</summary>
     public double ResumeSeconds { get; init; }
-    /// <summary>Seconds from starting a target QEMU with <c>-incoming "exec:cat F"</c> (<c>-S</c>) to its migration's completion.</summary>
+    /// <summary>Seconds from starting a target QEMU with <c>-incoming "exec:cat F"</c> (<c>-S</c>) to its migration's completion (median of <see cref="QemuStoreBench.ResumeRounds"/>).</summary>
     public double QemuResumeSeconds { get; init; }
     /// <summary>Bytes the store sent to move the last guest to a store that holds the others.</summary>
     public long RelayBytes { get; init; }
