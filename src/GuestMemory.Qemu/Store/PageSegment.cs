@@ -36,6 +36,8 @@ internal sealed class PageSegment
     public const int Level = 9;
     /// <summary>Pages of its base a dictionary holds at most (64 MiB): dictionary and frame fit zstd's default window limit (<see cref="WindowLog"/>).</summary>
     public const int DictionaryPages = 16384;
+    /// <summary>Frames compressed at once at most (each lane holds a compressor, 8 MiB of pages and its output).</summary>
+    private const int MaxParallelFrames = 4;
     /// <summary>128 MiB, the largest window zstd's decoder accepts without being told.</summary>
     private const int WindowLog = 27;
     private const uint Magic = 0x32505147, FormerMagic = 0x53505147; // "GQP2", "GQPS" (256-page frames, no base)
@@ -90,39 +92,73 @@ internal sealed class PageSegment
         int frames = (keys.Count + FramePages - 1) / FramePages;
         var offsets = new long[frames];
         var lengths = new int[frames];
-        byte[] raw = new byte[FramePages * QemuStreamFormat.PageSize];
-        byte[] packed = new byte[Compressor.GetCompressBound(raw.Length)];
-        using var compressor = new Compressor(Level);
-        compressor.SetParameter(ZSTD_cParameter.ZSTD_c_checksumFlag, 1);
-        if (baseSegment != null)
+        // Frames are compressed side by side (loading the dictionary into a frame's tables costs as much as
+        // compressing it); pages are copied out on this thread, in order, and frames written in order.
+        int width = Math.Clamp(Math.Min(Environment.ProcessorCount, frames), 1, MaxParallelFrames);
+        var lanes = new Lane[width];
+        try
         {
+            for (int i = 0; i < width; i++) lanes[i] = new Lane(baseSegment != null ? dictionary : null);
+            long at = 0;
+            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                for (int first = 0; first < frames; first += width)
+                {
+                    int batch = Math.Min(width, frames - first);
+                    for (int l = 0; l < batch; l++)
+                    {
+                        int f = first + l, count = Math.Min(FramePages, keys.Count - f * FramePages);
+                        for (int i = 0; i < count; i++) page(f * FramePages + i, lanes[l].Raw.AsSpan(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
+                        lanes[l].Count = count;
+                    }
+                    Parallel.For(0, batch, l => lanes[l].Compress());
+                    for (int l = 0; l < batch; l++)
+                    {
+                        file.Write(lanes[l].Packed, 0, lanes[l].PackedLength);
+                        offsets[first + l] = at;
+                        lengths[first + l] = lanes[l].PackedLength;
+                        at += lanes[l].PackedLength;
+                    }
+                }
+                byte[] trailer = Trailer(baseSegment?.Number ?? -1, dictionaryPages, offsets, lengths, keys);
+                file.Write(trailer);
+                file.Flush(flushToDisk: true);
+                at += trailer.Length;
+            }
+            File.Move(temp, path, overwrite: true);
+            return new PageSegment(number, path, baseSegment?.Number ?? -1, dictionaryPages, offsets, lengths, [.. keys], at);
+        }
+        finally
+        {
+            foreach (Lane? lane in lanes) lane?.Dispose();
+        }
+    }
+
+    /// <summary>One frame being compressed: its pages, its compressor (with the dictionary), its output.</summary>
+    private sealed class Lane : IDisposable
+    {
+        private readonly Compressor _compressor = new(Level);
+
+        public Lane(byte[]? dictionary)
+        {
+            _compressor.SetParameter(ZSTD_cParameter.ZSTD_c_checksumFlag, 1);
+            if (dictionary == null) return;
             // Long-distance matching finds the base's bytes at any offset; it sees the dictionary only when
             // zstd loads it into each frame's tables (ZSTD_dictForceLoad) rather than attaching it.
-            compressor.SetParameter(ZSTD_cParameter.ZSTD_c_windowLog, WindowLog);
-            compressor.SetParameter(ZSTD_cParameter.ZSTD_c_enableLongDistanceMatching, 1);
-            compressor.SetParameter(ZSTD_cParameter.ZSTD_c_experimentalParam4, (int)ZSTD_dictAttachPref_e.ZSTD_dictForceLoad);
-            compressor.LoadDictionary(dictionary!);
+            _compressor.SetParameter(ZSTD_cParameter.ZSTD_c_windowLog, WindowLog);
+            _compressor.SetParameter(ZSTD_cParameter.ZSTD_c_enableLongDistanceMatching, 1);
+            _compressor.SetParameter(ZSTD_cParameter.ZSTD_c_experimentalParam4, (int)ZSTD_dictAttachPref_e.ZSTD_dictForceLoad);
+            _compressor.LoadDictionary(dictionary);
         }
-        long at = 0;
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-        {
-            for (int f = 0; f < frames; f++)
-            {
-                int count = Math.Min(FramePages, keys.Count - f * FramePages);
-                for (int i = 0; i < count; i++) page(f * FramePages + i, raw.AsSpan(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
-                int n = compressor.Wrap(raw.AsSpan(0, count * QemuStreamFormat.PageSize), packed);
-                file.Write(packed, 0, n);
-                offsets[f] = at;
-                lengths[f] = n;
-                at += n;
-            }
-            byte[] trailer = Trailer(baseSegment?.Number ?? -1, dictionaryPages, offsets, lengths, keys);
-            file.Write(trailer);
-            file.Flush(flushToDisk: true);
-            at += trailer.Length;
-        }
-        File.Move(temp, path, overwrite: true);
-        return new PageSegment(number, path, baseSegment?.Number ?? -1, dictionaryPages, offsets, lengths, [.. keys], at);
+
+        public byte[] Raw { get; } = new byte[FramePages * QemuStreamFormat.PageSize];
+        public byte[] Packed { get; } = new byte[Compressor.GetCompressBound(FramePages * QemuStreamFormat.PageSize)];
+        public int Count { get; set; }
+        public int PackedLength { get; private set; }
+
+        public void Compress() => PackedLength = _compressor.Wrap(Raw.AsSpan(0, Count * QemuStreamFormat.PageSize), Packed);
+
+        public void Dispose() => _compressor.Dispose();
     }
 
     private static byte[] Trailer(int baseNumber, int dictionaryPages, long[] offsets, int[] lengths, IReadOnlyList<PageKey> keys)
