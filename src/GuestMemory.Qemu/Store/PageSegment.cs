@@ -247,7 +247,8 @@ internal sealed class PageSegment
 internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposable
 {
     private readonly Dictionary<int, SafeFileHandle> _files = [];
-    private readonly Dictionary<(int Base, int Pages), Task<Decompressor>> _decompressors = [];
+    private readonly Decompressor _plain = new();
+    private readonly Dictionary<(int Base, int Pages), Task<DictionaryDecompressor>> _based = [];
     private readonly byte[] _frame = new byte[PageSegment.FramePages * QemuStreamFormat.PageSize];
     private (int Segment, int Frame) _cached = (-1, -1);
     private byte[] _packed = new byte[1 << 20];
@@ -260,7 +261,7 @@ internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposab
     public void Prepare(PageSegment segment)
     {
         var key = (segment.Base, segment.BaseDictionaryPages);
-        if (segment.Base >= 0 && !_decompressors.ContainsKey(key)) _decompressors[key] = Task.Run(() => Make(segment));
+        if (segment.Base >= 0 && !_based.ContainsKey(key)) _based[key] = Task.Run(() => Make(segment));
     }
 
     /// <summary>Copies page <paramref name="index"/> of <paramref name="segment"/> into <paramref name="destination"/>.</summary>
@@ -288,55 +289,49 @@ internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposab
             }
             _files[segment.Number] = handle;
         }
-        Decompressor decompressor = DecompressorOf(segment);
+        DictionaryDecompressor? based = segment.Base < 0 ? null : DecompressorOf(segment);
         int length = segment.Lengths[frame];
         if (_packed.Length < length) _packed = new byte[length];
         if (RandomAccess.Read(handle, _packed.AsSpan(0, length), segment.Offsets[frame]) != length) throw PageSegment.Corrupt(segment.Path, $"frame {frame} cut short");
         int bytes = Math.Min(PageSegment.FramePages, segment.Keys.Length - frame * PageSegment.FramePages) * QemuStreamFormat.PageSize;
         try
         {
-            if (decompressor.Unwrap(_packed.AsSpan(0, length), _frame.AsSpan(0, bytes)) != bytes) throw PageSegment.Corrupt(segment.Path, $"frame {frame} has the wrong size");
+            ReadOnlySpan<byte> packed = _packed.AsSpan(0, length);
+            Span<byte> raw = _frame.AsSpan(0, bytes);
+            if ((based != null ? based.Unwrap(packed, raw) : _plain.Unwrap(packed, raw)) != bytes) throw PageSegment.Corrupt(segment.Path, $"frame {frame} has the wrong size");
         }
-        catch (ZstdException e)
+        catch (Exception e) when (e is ZstdException or InvalidDataException)
         {
             throw new QemuException(QemuError.StoreCorrupt, $"page file {segment.Path}: frame {frame} is damaged: {e.Message}", e);
         }
     }
 
-    /// <summary>The decompressor of <paramref name="segment"/>'s frames: loaded with its base's first pages when it has one.</summary>
-    private Decompressor DecompressorOf(PageSegment segment)
+    /// <summary>The decompressor of the frames of <paramref name="segment"/>, a page file with a base.</summary>
+    private DictionaryDecompressor DecompressorOf(PageSegment segment)
     {
         var key = (segment.Base, segment.BaseDictionaryPages);
-        if (!_decompressors.TryGetValue(key, out Task<Decompressor>? made)) _decompressors[key] = made = Task.FromResult(Make(segment));
+        if (!_based.TryGetValue(key, out Task<DictionaryDecompressor>? made)) _based[key] = made = Task.FromResult(Make(segment));
         return made.GetAwaiter().GetResult();
     }
 
-    private Decompressor Make(PageSegment segment)
+    /// <summary>Decompresses the base's first pages into a new decompressor's dictionary (with a reader of its own: it may run on another thread).</summary>
+    private DictionaryDecompressor Make(PageSegment segment)
     {
-        var decompressor = new Decompressor();
-        try
+        PageSegment baseSegment = segments(segment.Base);
+        using var reader = new SegmentReader(segments);
+        return new DictionaryDecompressor(4 + (long)segment.BaseDictionaryPages * QemuStreamFormat.PageSize, dictionary =>
         {
-            if (segment.Base < 0) return decompressor;
-            PageSegment baseSegment = segments(segment.Base);
-            using var reader = new SegmentReader(segments);
-            decompressor.LoadDictionary(PageSegment.Dictionary(segment.BaseDictionaryPages, pages =>
-            {
-                for (int i = 0; i < segment.BaseDictionaryPages; i++)
-                    reader.Read(baseSegment, i, pages.Span.Slice(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
-            }));
-            return decompressor;
-        }
-        catch
-        {
-            decompressor.Dispose();
-            throw;
-        }
+            dictionary[..4].Clear(); // see PageSegment.Dictionary
+            for (int i = 0; i < segment.BaseDictionaryPages; i++)
+                reader.Read(baseSegment, i, dictionary.Slice(4 + i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
+        });
     }
 
     public void Dispose()
     {
         foreach (SafeFileHandle h in _files.Values) h.Dispose();
-        foreach (Task<Decompressor> made in _decompressors.Values)
+        _plain.Dispose();
+        foreach (Task<DictionaryDecompressor> made in _based.Values)
         {
             try { made.GetAwaiter().GetResult().Dispose(); }
             catch (Exception e) when (e is QemuException or IOException) { /* a dictionary that failed: a read that needed it reported it */ }

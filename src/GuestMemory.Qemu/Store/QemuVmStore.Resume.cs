@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
 
@@ -41,12 +43,14 @@ public sealed partial class QemuVmStore
     {
         string name = stored.Name;
         var clock = Stopwatch.StartNew();
+        // The dictionaries are made while a QEMU just started opens its port.
+        using SegmentReader? reader = stored.Vm == null ? ReaderFor(stored.Refs!) : null;
         using TcpClient client = await ConnectAsync(host, port, timeout, cancel).ConfigureAwait(false);
         NetworkStream stream = client.GetStream();
         long sent;
         try
         {
-            sent = await Task.Run(() => WriteStream(stored, stream, openReturnPath: true), cancel).ConfigureAwait(false);
+            sent = await Task.Run(() => WriteStream(stored, stream, openReturnPath: true, reader), cancel).ConfigureAwait(false);
         }
         catch (IOException e)
         {
@@ -61,7 +65,7 @@ public sealed partial class QemuVmStore
     }
 
     /// <summary>
-    /// Connects to the target QEMU, trying again every 20 ms while nothing listens there yet (a QEMU just
+    /// Connects to the target QEMU, trying again every 5 ms while nothing listens there yet (a QEMU just
     /// started opens its <c>-incoming</c> port a moment later), until <paramref name="timeout"/>.
     /// </summary>
     private static async Task<TcpClient> ConnectAsync(string host, int port, TimeSpan timeout, CancellationToken cancel)
@@ -80,7 +84,7 @@ public sealed partial class QemuVmStore
             catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused && clock.Elapsed < timeout)
             {
                 client.Dispose();
-                await Task.Delay(20, cancel).ConfigureAwait(false);
+                await Task.Delay(5, cancel).ConfigureAwait(false);
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException && !cancel.IsCancellationRequested)
             {
@@ -96,7 +100,11 @@ public sealed partial class QemuVmStore
     {
         ArgumentNullException.ThrowIfNull(destination);
         StoredVm stored = Acquire(name);
-        try { return WriteStream(stored, destination, openReturnPath: false); }
+        try
+        {
+            using SegmentReader? reader = stored.Vm == null ? ReaderFor(stored.Refs!) : null;
+            return WriteStream(stored, destination, openReturnPath: false, reader);
+        }
         finally { Release(stored); }
     }
 
@@ -104,9 +112,9 @@ public sealed partial class QemuVmStore
     /// The stream of a stored VM: header, configuration, (the return path), the ram section's setup, one END
     /// section with every page (a zero record for each zero page: a fresh target's ROM blocks are not zero),
     /// the device sections as received, EOF and the description. Pages come from the resident VM, else from
-    /// the page files, frame by frame.
+    /// the page files, frame by frame (<paramref name="reader"/>, made by <see cref="ReaderFor"/>).
     /// </summary>
-    private long WriteStream(StoredVm stored, System.IO.Stream destination, bool openReturnPath)
+    private long WriteStream(StoredVm stored, System.IO.Stream destination, bool openReturnPath, SegmentReader? reader)
     {
         QemuVmState state = stored.State;
         var writer = new QemuStreamWriter(destination);
@@ -116,7 +124,7 @@ public sealed partial class QemuVmStore
         writer.BeginRamSection(final: true);
         VirtualMachine? vm = stored.Vm;
         if (vm != null) WriteResidentPages(state, vm, writer);
-        else WriteFilePages(state, stored.Refs!, writer);
+        else WriteFilePages(state, stored.Refs!, writer, reader!);
         writer.EndRamSection();
         foreach (DeviceSection device in state.Devices) writer.WriteDeviceSection(device.Raw);
         writer.WriteEnd(state.Description);
@@ -153,7 +161,7 @@ public sealed partial class QemuVmStore
     /// contents in the files (QEMU takes page records in any order), so each frame is decompressed once,
     /// those needing a dictionary last, while it is made.
     /// </summary>
-    private void WriteFilePages(QemuVmState state, ulong[] refs, QemuStreamWriter writer)
+    private void WriteFilePages(QemuVmState state, ulong[] refs, QemuStreamWriter writer, SegmentReader reader)
     {
         var blockStart = new long[state.Blocks.Count + 1];
         for (int b = 0; b < state.Blocks.Count; b++) blockStart[b + 1] = blockStart[b] + state.Blocks[b].Pages;
@@ -170,13 +178,53 @@ public sealed partial class QemuVmStore
             (int block, long offset) = Where(page);
             writer.WriteFilledPage(block, offset, 0);
         }
-        using SegmentReader reader = ReaderFor(refs);
-        byte[] data = new byte[QemuStreamFormat.PageSize];
-        foreach (int page in PageRefs.InFileOrder(refs, HasBase))
+        // Decompressing (one task) and sending (this thread) overlap, so the target QEMU is not kept waiting while a frame is decompressed.
+        using var batches = new BlockingCollection<(int[] Pages, byte[] Data, int Count)>(BatchesAhead);
+        using var stop = new CancellationTokenSource();
+        Task reading = Task.Run(() => ReadBatches(refs, reader, batches, stop.Token));
+        try
         {
-            reader.Read(SegmentOf(refs[page]), PageRefs.Index(refs[page]), data);
-            (int block, long offset) = Where(page);
-            writer.WritePage(block, offset, data);
+            foreach ((int[] pages, byte[] data, int count) in batches.GetConsumingEnumerable())
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    (int block, long offset) = Where(pages[i]);
+                    writer.WritePage(block, offset, data.AsSpan(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
+                }
+                ArrayPool<byte>.Shared.Return(data);
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            try { reading.GetAwaiter().GetResult(); }
+            catch (OperationCanceledException) { /* this thread failed first: its error goes on */ }
+        }
+    }
+
+    private const int BatchPages = 256, BatchesAhead = 4;
+
+    /// <summary>Reads the pages with content in file order, <see cref="BatchPages"/> at a time, into <paramref name="batches"/>.</summary>
+    private void ReadBatches(ulong[] refs, SegmentReader reader, BlockingCollection<(int[] Pages, byte[] Data, int Count)> batches, CancellationToken stop)
+    {
+        try
+        {
+            int[] order = PageRefs.InFileOrder(refs, HasBase);
+            for (int first = 0; first < order.Length; first += BatchPages)
+            {
+                int count = Math.Min(BatchPages, order.Length - first);
+                byte[] data = ArrayPool<byte>.Shared.Rent(BatchPages * QemuStreamFormat.PageSize);
+                for (int i = 0; i < count; i++)
+                {
+                    ulong r = refs[order[first + i]];
+                    reader.Read(SegmentOf(r), PageRefs.Index(r), data.AsSpan(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
+                }
+                batches.Add((order[first..(first + count)], data, count), stop);
+            }
+        }
+        finally
+        {
+            batches.CompleteAdding();
         }
     }
 
