@@ -247,8 +247,8 @@ internal sealed class PageSegment
 internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposable
 {
     private readonly Dictionary<int, SafeFileHandle> _files = [];
-    private readonly Decompressor _plain = new();
-    private readonly Dictionary<(int Base, int Pages), Task<DictionaryDecompressor>> _based = [];
+    private readonly FrameDecompressor _plain = new();
+    private readonly Dictionary<(int Base, int Pages), Task<FrameDecompressor>> _based = [];
     private readonly byte[] _frame = new byte[PageSegment.FramePages * QemuStreamFormat.PageSize];
     private (int Segment, int Frame) _cached = (-1, -1);
     private byte[] _packed = new byte[1 << 20];
@@ -289,7 +289,7 @@ internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposab
             }
             _files[segment.Number] = handle;
         }
-        DictionaryDecompressor? based = segment.Base < 0 ? null : DecompressorOf(segment);
+        FrameDecompressor decompressor = segment.Base < 0 ? _plain : DecompressorOf(segment);
         int length = segment.Lengths[frame];
         if (_packed.Length < length) _packed = new byte[length];
         if (RandomAccess.Read(handle, _packed.AsSpan(0, length), segment.Offsets[frame]) != length) throw PageSegment.Corrupt(segment.Path, $"frame {frame} cut short");
@@ -298,28 +298,28 @@ internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposab
         {
             ReadOnlySpan<byte> packed = _packed.AsSpan(0, length);
             Span<byte> raw = _frame.AsSpan(0, bytes);
-            if ((based != null ? based.Unwrap(packed, raw) : _plain.Unwrap(packed, raw)) != bytes) throw PageSegment.Corrupt(segment.Path, $"frame {frame} has the wrong size");
+            if (decompressor.Unwrap(packed, raw) != bytes) throw PageSegment.Corrupt(segment.Path, $"frame {frame} has the wrong size");
         }
-        catch (Exception e) when (e is ZstdException or InvalidDataException)
+        catch (InvalidDataException e)
         {
             throw new QemuException(QemuError.StoreCorrupt, $"page file {segment.Path}: frame {frame} is damaged: {e.Message}", e);
         }
     }
 
     /// <summary>The decompressor of the frames of <paramref name="segment"/>, a page file with a base.</summary>
-    private DictionaryDecompressor DecompressorOf(PageSegment segment)
+    private FrameDecompressor DecompressorOf(PageSegment segment)
     {
         var key = (segment.Base, segment.BaseDictionaryPages);
-        if (!_based.TryGetValue(key, out Task<DictionaryDecompressor>? made)) _based[key] = made = Task.FromResult(Make(segment));
+        if (!_based.TryGetValue(key, out Task<FrameDecompressor>? made)) _based[key] = made = Task.FromResult(Make(segment));
         return made.GetAwaiter().GetResult();
     }
 
     /// <summary>Decompresses the base's first pages into a new decompressor's dictionary (with a reader of its own: it may run on another thread).</summary>
-    private DictionaryDecompressor Make(PageSegment segment)
+    private FrameDecompressor Make(PageSegment segment)
     {
         PageSegment baseSegment = segments(segment.Base);
         using var reader = new SegmentReader(segments);
-        return new DictionaryDecompressor(4 + (long)segment.BaseDictionaryPages * QemuStreamFormat.PageSize, dictionary =>
+        return new FrameDecompressor(4 + (long)segment.BaseDictionaryPages * QemuStreamFormat.PageSize, dictionary =>
         {
             dictionary[..4].Clear(); // see PageSegment.Dictionary
             for (int i = 0; i < segment.BaseDictionaryPages; i++)
@@ -331,7 +331,7 @@ internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposab
     {
         foreach (SafeFileHandle h in _files.Values) h.Dispose();
         _plain.Dispose();
-        foreach (Task<DictionaryDecompressor> made in _based.Values)
+        foreach (Task<FrameDecompressor> made in _based.Values)
         {
             try { made.GetAwaiter().GetResult().Dispose(); }
             catch (Exception e) when (e is QemuException or IOException) { /* a dictionary that failed: a read that needed it reported it */ }
