@@ -180,7 +180,20 @@ public sealed partial class GuestShell : IAsyncDisposable
     {
         QemuException? failure;
         lock (_failLock) failure = _failure;
-        if (failure != null) throw failure.Recreate();
+        if (failure == null) return;
+        if (failure.Error == QemuError.GuestChannelBroken && Explained() is { } reason)
+        {
+            // The owner learned why only after the connection ended (QEMU's exit is seen after its sockets close).
+            lock (_failLock) failure = _failure = reason;
+        }
+        throw failure.Recreate();
+    }
+
+    /// <summary>What <see cref="CloseReason"/> says now; null when it says nothing or fails.</summary>
+    private QemuException? Explained()
+    {
+        try { return CloseReason?.Invoke(); }
+        catch (Exception e) when (e is not OutOfMemoryException) { return null; }
     }
 
     private static string Tail(string text) => text.Length <= 400 ? text : "..." + text[^400..];
@@ -204,12 +217,9 @@ public sealed partial class GuestShell : IAsyncDisposable
         {
             failure = new QemuException(QemuError.GuestChannelBroken, $"the guest's command channel broke: {e.Message}", e);
         }
-        if (failure == null)
-        {
-            try { failure = CloseReason?.Invoke(); }
-            catch (Exception e) when (e is not OutOfMemoryException) { failure = null; }
-            failure ??= new QemuException(QemuError.GuestChannelBroken, "the guest's command channel closed");
-        }
+        // A connection that ends or breaks (a killed QEMU may reset it) is explained by the owner when it can (the guest died).
+        if (failure == null || failure.Error == QemuError.GuestChannelBroken) failure = Explained() ?? failure;
+        failure ??= new QemuException(QemuError.GuestChannelBroken, "the guest's command channel closed");
         Fail(failure);
     }
 

@@ -72,12 +72,9 @@ public sealed partial class QmpClient
         {
             failure = new QemuException(QemuError.QmpConnectionLost, $"the QMP connection broke: {e.Message}", e);
         }
-        if (failure == null)
-        {
-            try { failure = CloseReason?.Invoke(); }
-            catch (Exception e) when (e is not OutOfMemoryException) { failure = null; }
-            failure ??= new QemuException(QemuError.QmpConnectionLost, "QEMU closed the QMP connection");
-        }
+        // A connection that ends or breaks (a killed QEMU may reset it) is explained by the owner when it can (the guest died).
+        if (failure == null || failure.Error == QemuError.QmpConnectionLost) failure = Explained() ?? failure;
+        failure ??= new QemuException(QemuError.QmpConnectionLost, "QEMU closed the QMP connection");
         Fail(failure);
     }
 

@@ -214,7 +214,20 @@ public sealed partial class QmpClient : IAsyncDisposable
     {
         QemuException? failure;
         lock (_failLock) failure = _failure;
-        if (failure != null) throw failure.Recreate();
+        if (failure == null) return;
+        if (failure.Error == QemuError.QmpConnectionLost && Explained() is { } reason)
+        {
+            // The owner learned why only after the connection ended (QEMU's exit is seen after its sockets close).
+            lock (_failLock) failure = _failure = reason;
+        }
+        throw failure.Recreate();
+    }
+
+    /// <summary>What <see cref="CloseReason"/> says now; null when it says nothing or fails.</summary>
+    private QemuException? Explained()
+    {
+        try { return CloseReason?.Invoke(); }
+        catch (Exception e) when (e is not OutOfMemoryException) { return null; }
     }
 
 
