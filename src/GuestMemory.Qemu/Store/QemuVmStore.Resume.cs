@@ -43,14 +43,14 @@ public sealed partial class QemuVmStore
     {
         string name = stored.Name;
         var clock = Stopwatch.StartNew();
-        // The dictionaries are made while a QEMU just started opens its port.
-        using SegmentReader? reader = stored.Vm == null ? ReaderFor(stored.Refs!) : null;
+        // The dictionaries are made, and the first pages read, while a QEMU just started opens its port.
+        using PagePump? pump = stored.Vm == null ? StartPump(stored.Refs!, ResumeBatchesAhead) : null;
         using TcpClient client = await ConnectAsync(host, port, timeout, cancel).ConfigureAwait(false);
         NetworkStream stream = client.GetStream();
         long sent;
         try
         {
-            sent = await Task.Run(() => WriteStream(stored, stream, openReturnPath: true, reader), cancel).ConfigureAwait(false);
+            sent = await Task.Run(() => WriteStream(stored, stream, openReturnPath: true, pump), cancel).ConfigureAwait(false);
         }
         catch (IOException e)
         {
@@ -102,8 +102,8 @@ public sealed partial class QemuVmStore
         StoredVm stored = Acquire(name);
         try
         {
-            using SegmentReader? reader = stored.Vm == null ? ReaderFor(stored.Refs!) : null;
-            return WriteStream(stored, destination, openReturnPath: false, reader);
+            using PagePump? pump = stored.Vm == null ? StartPump(stored.Refs!, BatchesAhead) : null;
+            return WriteStream(stored, destination, openReturnPath: false, pump);
         }
         finally { Release(stored); }
     }
@@ -112,9 +112,9 @@ public sealed partial class QemuVmStore
     /// The stream of a stored VM: header, configuration, (the return path), the ram section's setup, one END
     /// section with every page (a zero record for each zero page: a fresh target's ROM blocks are not zero),
     /// the device sections as received, EOF and the description. Pages come from the resident VM, else from
-    /// the page files, frame by frame (<paramref name="reader"/>, made by <see cref="ReaderFor"/>).
+    /// the page files, frame by frame (<paramref name="pump"/>, started by <see cref="StartPump"/>).
     /// </summary>
-    private long WriteStream(StoredVm stored, System.IO.Stream destination, bool openReturnPath, SegmentReader? reader)
+    private long WriteStream(StoredVm stored, System.IO.Stream destination, bool openReturnPath, PagePump? pump)
     {
         QemuVmState state = stored.State;
         var writer = new QemuStreamWriter(destination);
@@ -124,7 +124,7 @@ public sealed partial class QemuVmStore
         writer.BeginRamSection(final: true);
         VirtualMachine? vm = stored.Vm;
         if (vm != null) WriteResidentPages(state, vm, writer);
-        else WriteFilePages(state, stored.Refs!, writer, reader!);
+        else WriteFilePages(state, stored.Refs!, writer, pump!);
         writer.EndRamSection();
         foreach (DeviceSection device in state.Devices) writer.WriteDeviceSection(device.Raw);
         writer.WriteEnd(state.Description);
@@ -161,7 +161,7 @@ public sealed partial class QemuVmStore
     /// contents in the files (QEMU takes page records in any order), so each frame is decompressed once,
     /// those needing a dictionary last, while it is made.
     /// </summary>
-    private void WriteFilePages(QemuVmState state, ulong[] refs, QemuStreamWriter writer, SegmentReader reader)
+    private void WriteFilePages(QemuVmState state, ulong[] refs, QemuStreamWriter writer, PagePump pump)
     {
         var blockStart = new long[state.Blocks.Count + 1];
         for (int b = 0; b < state.Blocks.Count; b++) blockStart[b + 1] = blockStart[b] + state.Blocks[b].Pages;
@@ -178,31 +178,25 @@ public sealed partial class QemuVmStore
             (int block, long offset) = Where(page);
             writer.WriteFilledPage(block, offset, 0);
         }
-        // Decompressing (one task) and sending (this thread) overlap, so the target QEMU is not kept waiting while a frame is decompressed.
-        using var batches = new BlockingCollection<(int[] Pages, byte[] Data, int Count)>(BatchesAhead);
-        using var stop = new CancellationTokenSource();
-        Task reading = Task.Run(() => ReadBatches(refs, reader, batches, stop.Token));
-        try
+        foreach ((int[] pages, byte[] data, int count) in pump.Batches)
         {
-            foreach ((int[] pages, byte[] data, int count) in batches.GetConsumingEnumerable())
+            for (int i = 0; i < count; i++)
             {
-                for (int i = 0; i < count; i++)
-                {
-                    (int block, long offset) = Where(pages[i]);
-                    writer.WritePage(block, offset, data.AsSpan(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
-                }
-                ArrayPool<byte>.Shared.Return(data);
+                (int block, long offset) = Where(pages[i]);
+                writer.WritePage(block, offset, data.AsSpan(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
             }
+            ArrayPool<byte>.Shared.Return(data);
         }
-        finally
-        {
-            stop.Cancel();
-            try { reading.GetAwaiter().GetResult(); }
-            catch (OperationCanceledException) { /* this thread failed first: its error goes on */ }
-        }
+        pump.ThrowIfFailed();
     }
 
     private const int BatchPages = 256, BatchesAhead = 4;
+
+    /// <summary>Batches a resume reads ahead (64 MiB): read while the target QEMU starts, and a cushion against a slow frame after.</summary>
+    private const int ResumeBatchesAhead = 64;
+
+    /// <summary>Starts reading the pages <paramref name="refs"/> refers to, in file order, up to <paramref name="ahead"/> batches ahead of their sending.</summary>
+    private PagePump StartPump(ulong[] refs, int ahead) => new(ReaderFor(refs), ahead, (reader, batches, stop) => ReadBatches(refs, reader, batches, stop));
 
     /// <summary>Reads the pages with content in file order, <see cref="BatchPages"/> at a time, into <paramref name="batches"/>.</summary>
     private void ReadBatches(ulong[] refs, SegmentReader reader, BlockingCollection<(int[] Pages, byte[] Data, int Count)> batches, CancellationToken stop)
@@ -225,6 +219,41 @@ public sealed partial class QemuVmStore
         finally
         {
             batches.CompleteAdding();
+        }
+    }
+
+    /// <summary>
+    /// Reads pages on a task of its own while another thread sends them (decompressing and sending overlap, so
+    /// the target QEMU is not kept waiting while a frame is decompressed). Dispose stops and waits for it.
+    /// </summary>
+    private sealed class PagePump : IDisposable
+    {
+        private readonly SegmentReader _reader;
+        private readonly BlockingCollection<(int[] Pages, byte[] Data, int Count)> _batches;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _reading;
+
+        public PagePump(SegmentReader reader, int ahead, Action<SegmentReader, BlockingCollection<(int[] Pages, byte[] Data, int Count)>, CancellationToken> read)
+        {
+            _reader = reader;
+            _batches = new BlockingCollection<(int[] Pages, byte[] Data, int Count)>(ahead);
+            _reading = Task.Run(() => read(_reader, _batches, _stop.Token));
+        }
+
+        /// <summary>The batches as they are read: page numbers, their bytes (rented; give them back), how many.</summary>
+        public IEnumerable<(int[] Pages, byte[] Data, int Count)> Batches => _batches.GetConsumingEnumerable();
+
+        /// <summary>After the last batch: the reading's error (a damaged page file), if it failed.</summary>
+        public void ThrowIfFailed() => _reading.GetAwaiter().GetResult();
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            try { _reading.GetAwaiter().GetResult(); }
+            catch (Exception e) when (e is OperationCanceledException or QemuException or IOException) { /* reported by ThrowIfFailed, or the sender failed first */ }
+            _batches.Dispose();
+            _stop.Dispose();
+            _reader.Dispose();
         }
     }
 
