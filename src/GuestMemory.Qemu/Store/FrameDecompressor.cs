@@ -23,8 +23,8 @@ internal sealed unsafe partial class FrameDecompressor : IDisposable
     /// <summary>A decompressor without a dictionary.</summary>
     public FrameDecompressor() : this(0, null) { }
 
-    /// <summary>A decompressor whose dictionary <paramref name="fill"/> writes (<paramref name="bytes"/> bytes, see <see cref="PageSegment.Dictionary"/>).</summary>
-    public FrameDecompressor(long bytes, SpanAction? fill)
+    /// <summary>A decompressor whose dictionary <paramref name="fill"/> writes (<paramref name="bytes"/> bytes, see <see cref="SegmentReader.ReadDictionary"/>).</summary>
+    public FrameDecompressor(long bytes, Action<Span<byte>>? fill)
     {
         try
         {
@@ -43,9 +43,6 @@ internal sealed unsafe partial class FrameDecompressor : IDisposable
             throw;
         }
     }
-
-    /// <summary>Writes the dictionary's bytes.</summary>
-    public delegate void SpanAction(Span<byte> dictionary);
 
     /// <summary>Whether decompressors made from now on use the system's libzstd (true where it is found) or ZstdSharp's port.</summary>
     public static bool UseSystemLibrary { get; set; } = Available;

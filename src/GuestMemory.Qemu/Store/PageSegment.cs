@@ -69,20 +69,16 @@ internal sealed class PageSegment
     public static string FileName(int number) => $"seg-{number:D6}.gqp";
 
     /// <summary>
-    /// The dictionary of a page file based on <paramref name="pages"/> pages of another: those pages after four
-    /// zero bytes, so zstd takes it as raw content even when a guest's page begins with zstd's dictionary magic.
+    /// Bytes of the dictionary of a page file based on <paramref name="pages"/> pages of another
+    /// (<see cref="SegmentReader.ReadDictionary"/>): four zero bytes, so zstd takes it as raw content even when
+    /// a guest's page begins with zstd's dictionary magic, then those pages.
     /// </summary>
-    public static byte[] Dictionary(int pages, Action<Memory<byte>> fill)
-    {
-        byte[] dictionary = new byte[4 + (long)pages * QemuStreamFormat.PageSize];
-        fill(dictionary.AsMemory(4));
-        return dictionary;
-    }
+    public static long DictionaryBytes(int pages) => 4 + (long)pages * QemuStreamFormat.PageSize;
 
     /// <summary>
     /// Writes the pages <paramref name="page"/> copies out (4096 bytes each, in order) as segment <paramref name="number"/> in
     /// <paramref name="directory"/>: temporary file, fsync, rename. With a <paramref name="baseSegment"/>, <paramref name="dictionary"/>
-    /// (<see cref="Dictionary"/>) holds its first <paramref name="dictionaryPages"/> pages.
+    /// (<see cref="SegmentReader.ReadDictionary"/>) holds its first <paramref name="dictionaryPages"/> pages.
     /// </summary>
     public static PageSegment Write(string directory, int number, IReadOnlyList<PageKey> keys, Action<int, Span<byte>> page,
                                     PageSegment? baseSegment = null, int dictionaryPages = 0, byte[]? dictionary = null)
@@ -237,16 +233,17 @@ internal sealed class PageSegment
 }
 
 /// <summary>
-/// Reads pages of page files for one operation (a resume, a load): keeps its own open files, one
-/// decompressor per dictionary it met and the last frame it decompressed, so reading pages in
-/// <see cref="PageRefs.InFileOrder"/> decompresses each frame once. Not shared between threads (a
-/// dictionary <see cref="Prepare"/> starts is made on a task of its own, with a reader of its own); dispose
-/// when done.
+/// Reads pages of page files for one operation (a resume, a load): keeps its own open files, the page files
+/// it met (so a page costs no lookup under the store's lock), one decompressor per dictionary and the last
+/// frame it decompressed, so reading pages in <see cref="PageRefs.InFileOrder"/> decompresses each frame
+/// once. Not shared between threads (a dictionary <see cref="Prepare"/> starts is made on a task of its
+/// own, with a reader of its own); dispose when done.
 /// </summary>
 /// <param name="segments">The store's page files by number (a page file's base).</param>
 internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposable
 {
     private readonly Dictionary<int, SafeFileHandle> _files = [];
+    private readonly Dictionary<int, PageSegment> _segments = [];
     private readonly FrameDecompressor _plain = new();
     private readonly Dictionary<(int Base, int Pages), Task<FrameDecompressor>> _based = [];
     private readonly byte[] _frame = new byte[PageSegment.FramePages * QemuStreamFormat.PageSize];
@@ -262,6 +259,27 @@ internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposab
     {
         var key = (segment.Base, segment.BaseDictionaryPages);
         if (segment.Base >= 0 && !_based.ContainsKey(key)) _based[key] = Task.Run(() => Make(segment));
+    }
+
+    /// <summary>The page file <paramref name="number"/> (asked of the store once).</summary>
+    public PageSegment Segment(int number)
+    {
+        if (!_segments.TryGetValue(number, out PageSegment? segment)) _segments[number] = segment = segments(number);
+        return segment;
+    }
+
+    /// <summary>True when page file <paramref name="number"/> is compressed against a base.</summary>
+    public bool HasBase(int number) => Segment(number).Base >= 0;
+
+    /// <summary>Copies the page <paramref name="reference"/> (<see cref="PageRefs"/>, not 0) names into <paramref name="destination"/>.</summary>
+    public void Read(ulong reference, Span<byte> destination) => Read(Segment(PageRefs.Segment(reference)), PageRefs.Index(reference), destination);
+
+    /// <summary>Writes the dictionary of a page file based on <paramref name="baseSegment"/> (<see cref="PageSegment.DictionaryBytes"/> bytes).</summary>
+    public void ReadDictionary(PageSegment baseSegment, Span<byte> dictionary)
+    {
+        dictionary[..4].Clear();
+        for (int i = 0; 4 + i * QemuStreamFormat.PageSize < dictionary.Length; i++)
+            Read(baseSegment, i, dictionary.Slice(4 + i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
     }
 
     /// <summary>Copies page <paramref name="index"/> of <paramref name="segment"/> into <paramref name="destination"/>.</summary>
@@ -317,14 +335,9 @@ internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposab
     /// <summary>Decompresses the base's first pages into a new decompressor's dictionary (with a reader of its own: it may run on another thread).</summary>
     private FrameDecompressor Make(PageSegment segment)
     {
-        PageSegment baseSegment = segments(segment.Base);
         using var reader = new SegmentReader(segments);
-        return new FrameDecompressor(4 + (long)segment.BaseDictionaryPages * QemuStreamFormat.PageSize, dictionary =>
-        {
-            dictionary[..4].Clear(); // see PageSegment.Dictionary
-            for (int i = 0; i < segment.BaseDictionaryPages; i++)
-                reader.Read(baseSegment, i, dictionary.Slice(4 + i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
-        });
+        PageSegment baseSegment = reader.Segment(segment.Base);
+        return new FrameDecompressor(PageSegment.DictionaryBytes(segment.BaseDictionaryPages), dictionary => reader.ReadDictionary(baseSegment, dictionary));
     }
 
     public void Dispose()

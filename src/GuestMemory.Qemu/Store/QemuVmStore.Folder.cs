@@ -48,11 +48,13 @@ public sealed partial class QemuVmStore
             {
                 PageSegment? baseSegment = BaseFor(refs, segment);
                 int dictionaryPages = baseSegment == null ? 0 : Math.Min(baseSegment.Keys.Length, PageSegment.DictionaryPages);
-                byte[]? dictionary = baseSegment == null ? null : PageSegment.Dictionary(dictionaryPages, pages =>
+                byte[]? dictionary = null;
+                if (baseSegment != null)
                 {
+                    dictionary = new byte[PageSegment.DictionaryBytes(dictionaryPages)];
                     using var reader = new SegmentReader(SegmentByNumber);
-                    for (int i = 0; i < dictionaryPages; i++) reader.Read(baseSegment, i, pages.Span.Slice(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
-                });
+                    reader.ReadDictionary(baseSegment, dictionary);
+                }
                 written = PageSegment.Write(folder, segment, newKeys, (i, destination) => vm.Memory.Read(newAddresses[i], destination), baseSegment, dictionaryPages, dictionary);
             }
             long manifestBytes = StoredFolderWrite(name, state, refs, written);
@@ -79,15 +81,17 @@ public sealed partial class QemuVmStore
     /// </summary>
     private PageSegment? BaseFor(ulong[] refs, int segment)
     {
-        var hits = new Dictionary<int, int>();
+        var hits = new Dictionary<int, int>(); // by page file, then by root
         foreach (ulong r in refs)
+            if (r != 0 && PageRefs.Segment(r) != segment) hits[PageRefs.Segment(r)] = hits.GetValueOrDefault(PageRefs.Segment(r)) + 1;
+        var roots = new Dictionary<int, int>();
+        foreach ((int number, int count) in hits)
         {
-            if (r == 0 || PageRefs.Segment(r) == segment) continue;
-            PageSegment holder = SegmentOf(r);
+            PageSegment holder = SegmentByNumber(number);
             int root = holder.Base >= 0 ? holder.Base : holder.Number;
-            hits[root] = hits.GetValueOrDefault(root) + 1;
+            roots[root] = roots.GetValueOrDefault(root) + count;
         }
-        return hits.Count == 0 ? null : SegmentByNumber(hits.MaxBy(h => (h.Value, -h.Key)).Key);
+        return roots.Count == 0 ? null : SegmentByNumber(roots.MaxBy(h => (h.Value, -h.Key)).Key);
     }
 
     /// <summary>The manifest, then the index naming it with the VMs already stored.</summary>
@@ -148,10 +152,9 @@ public sealed partial class QemuVmStore
         {
             using SegmentReader reader = ReaderFor(stored.Refs!);
             byte[] page = new byte[QemuStreamFormat.PageSize];
-            foreach (int i in PageRefs.InFileOrder(stored.Refs!, HasBase))
+            foreach (int i in PageRefs.InFileOrder(stored.Refs!, reader.HasBase))
             {
-                ulong r = stored.Refs![i];
-                reader.Read(SegmentOf(r), PageRefs.Index(r), page);
+                reader.Read(stored.Refs![i], page);
                 vm.Memory.Write((ulong)i * QemuStreamFormat.PageSize, page);
             }
             return vm;
@@ -167,13 +170,9 @@ public sealed partial class QemuVmStore
     private SegmentReader ReaderFor(ulong[] refs)
     {
         var reader = new SegmentReader(SegmentByNumber);
-        foreach (int number in refs.Where(r => r != 0).Select(PageRefs.Segment).Distinct()) reader.Prepare(SegmentByNumber(number));
+        foreach (int number in refs.Where(r => r != 0).Select(PageRefs.Segment).Distinct()) reader.Prepare(reader.Segment(number));
         return reader;
     }
-
-    private bool HasBase(int segment) => SegmentByNumber(segment).Base >= 0;
-
-    private PageSegment SegmentOf(ulong reference) => SegmentByNumber(PageRefs.Segment(reference));
 
     private PageSegment SegmentByNumber(int number)
     {
@@ -214,7 +213,7 @@ public sealed partial class QemuVmStore
             foreach (ulong r in vm.Refs!)
                 if (r != 0) used.Add(PageRefs.Segment(r));
         foreach (int number in used.ToArray())
-            if (SegmentByNumber(number).Base >= 0) used.Add(SegmentByNumber(number).Base);
+            if (SegmentByNumber(number) is { Base: >= 0 } based) used.Add(based.Base);
         int[] unused;
         lock (_lock) unused = [.. _segments.Keys.Where(s => !used.Contains(s))];
         foreach (int number in unused)

@@ -196,35 +196,12 @@ public sealed partial class QemuVmStore
     private const int ResumeBatchesAhead = 64;
 
     /// <summary>Starts reading the pages <paramref name="refs"/> refers to, in file order, up to <paramref name="ahead"/> batches ahead of their sending.</summary>
-    private PagePump StartPump(ulong[] refs, int ahead) => new(ReaderFor(refs), ahead, (reader, batches, stop) => ReadBatches(refs, reader, batches, stop));
-
-    /// <summary>Reads the pages with content in file order, <see cref="BatchPages"/> at a time, into <paramref name="batches"/>.</summary>
-    private void ReadBatches(ulong[] refs, SegmentReader reader, BlockingCollection<(int[] Pages, byte[] Data, int Count)> batches, CancellationToken stop)
-    {
-        try
-        {
-            int[] order = PageRefs.InFileOrder(refs, HasBase);
-            for (int first = 0; first < order.Length; first += BatchPages)
-            {
-                int count = Math.Min(BatchPages, order.Length - first);
-                byte[] data = ArrayPool<byte>.Shared.Rent(BatchPages * QemuStreamFormat.PageSize);
-                for (int i = 0; i < count; i++)
-                {
-                    ulong r = refs[order[first + i]];
-                    reader.Read(SegmentOf(r), PageRefs.Index(r), data.AsSpan(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
-                }
-                batches.Add((order[first..(first + count)], data, count), stop);
-            }
-        }
-        finally
-        {
-            batches.CompleteAdding();
-        }
-    }
+    private PagePump StartPump(ulong[] refs, int ahead) => new(ReaderFor(refs), refs, ahead);
 
     /// <summary>
-    /// Reads pages on a task of its own while another thread sends them (decompressing and sending overlap, so
-    /// the target QEMU is not kept waiting while a frame is decompressed). Dispose stops and waits for it.
+    /// Reads the pages with content on a task of its own, in file order, <see cref="BatchPages"/> at a time,
+    /// while another thread sends them (decompressing and sending overlap, so the target QEMU is not kept
+    /// waiting while a frame is decompressed). Dispose stops and waits for it.
     /// </summary>
     private sealed class PagePump : IDisposable
     {
@@ -233,11 +210,11 @@ public sealed partial class QemuVmStore
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _reading;
 
-        public PagePump(SegmentReader reader, int ahead, Action<SegmentReader, BlockingCollection<(int[] Pages, byte[] Data, int Count)>, CancellationToken> read)
+        public PagePump(SegmentReader reader, ulong[] refs, int ahead)
         {
             _reader = reader;
             _batches = new BlockingCollection<(int[] Pages, byte[] Data, int Count)>(ahead);
-            _reading = Task.Run(() => read(_reader, _batches, _stop.Token));
+            _reading = Task.Run(() => Read(refs));
         }
 
         /// <summary>The batches as they are read: page numbers, their bytes (rented; give them back), how many.</summary>
@@ -245,6 +222,25 @@ public sealed partial class QemuVmStore
 
         /// <summary>After the last batch: the reading's error (a damaged page file), if it failed.</summary>
         public void ThrowIfFailed() => _reading.GetAwaiter().GetResult();
+
+        private void Read(ulong[] refs)
+        {
+            try
+            {
+                int[] order = PageRefs.InFileOrder(refs, _reader.HasBase);
+                for (int first = 0; first < order.Length; first += BatchPages)
+                {
+                    int count = Math.Min(BatchPages, order.Length - first);
+                    byte[] data = ArrayPool<byte>.Shared.Rent(BatchPages * QemuStreamFormat.PageSize);
+                    for (int i = 0; i < count; i++) _reader.Read(refs[order[first + i]], data.AsSpan(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
+                    _batches.Add((order[first..(first + count)], data, count), _stop.Token);
+                }
+            }
+            finally
+            {
+                _batches.CompleteAdding();
+            }
+        }
 
         public void Dispose()
         {
