@@ -37,9 +37,8 @@ public sealed partial class GuestShell : IAsyncDisposable
     private readonly Channel<(GuestShellProtocol.Header Header, List<string> Lines)> _replies = Channel.CreateUnbounded<(GuestShellProtocol.Header, List<string>)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly TaskCompletionSource<double> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
-    private readonly Lock _failLock = new();
+    private readonly ChannelFailure _failures = new(QemuError.GuestChannelBroken);
     private readonly Task _readLoop;
-    private QemuException? _failure;
     private long _nextId;
 
     /// <summary>Starts reading the guest's side of <paramref name="stream"/> (which the shell then owns).</summary>
@@ -52,7 +51,7 @@ public sealed partial class GuestShell : IAsyncDisposable
     }
 
     /// <summary>Asked on the reader task why the channel ended (see <see cref="QmpClient.CloseReason"/>).</summary>
-    public Func<QemuException?>? CloseReason { get; set; }
+    public Func<QemuException?>? CloseReason { get => _failures.CloseReason; set => _failures.CloseReason = value; }
 
     /// <summary>True once the guest said it is ready.</summary>
     public bool IsReady => _ready.Task.IsCompletedSuccessfully;
@@ -150,11 +149,7 @@ public sealed partial class GuestShell : IAsyncDisposable
     public void Fail(QemuException reason)
     {
         ArgumentNullException.ThrowIfNull(reason);
-        lock (_failLock)
-        {
-            if (_failure != null) return;
-            _failure = reason;
-        }
+        if (!_failures.TrySet(reason)) return;
         _ready.TrySetException(reason.Recreate());
         _replies.Writer.TryComplete();
         _stop.Cancel();
@@ -176,25 +171,7 @@ public sealed partial class GuestShell : IAsyncDisposable
         return failure.Recreate();
     }
 
-    private void ThrowIfFailed()
-    {
-        QemuException? failure;
-        lock (_failLock) failure = _failure;
-        if (failure == null) return;
-        if (failure.Error == QemuError.GuestChannelBroken && Explained() is { } reason)
-        {
-            // The owner learned why only after the connection ended (QEMU's exit is seen after its sockets close).
-            lock (_failLock) failure = _failure = reason;
-        }
-        throw failure.Recreate();
-    }
-
-    /// <summary>What <see cref="CloseReason"/> says now; null when it says nothing or fails.</summary>
-    private QemuException? Explained()
-    {
-        try { return CloseReason?.Invoke(); }
-        catch (Exception e) when (e is not OutOfMemoryException) { return null; }
-    }
+    private void ThrowIfFailed() => _failures.ThrowIfFailed();
 
     private static string Tail(string text) => text.Length <= 400 ? text : "..." + text[^400..];
 
@@ -217,10 +194,7 @@ public sealed partial class GuestShell : IAsyncDisposable
         {
             failure = new QemuException(QemuError.GuestChannelBroken, $"the guest's command channel broke: {e.Message}", e);
         }
-        // A connection that ends or breaks (a killed QEMU may reset it) is explained by the owner when it can (the guest died).
-        if (failure == null || failure.Error == QemuError.GuestChannelBroken) failure = Explained() ?? failure;
-        failure ??= new QemuException(QemuError.GuestChannelBroken, "the guest's command channel closed");
-        Fail(failure);
+        Fail(_failures.Explain(failure, "the guest's command channel closed"));
     }
 
     /// <summary>Reads frames until the end (null) or a line that breaks the protocol (its failure).</summary>

@@ -72,10 +72,7 @@ public sealed partial class QmpClient
         {
             failure = new QemuException(QemuError.QmpConnectionLost, $"the QMP connection broke: {e.Message}", e);
         }
-        // A connection that ends or breaks (a killed QEMU may reset it) is explained by the owner when it can (the guest died).
-        if (failure == null || failure.Error == QemuError.QmpConnectionLost) failure = Explained() ?? failure;
-        failure ??= new QemuException(QemuError.QmpConnectionLost, "QEMU closed the QMP connection");
-        Fail(failure);
+        Fail(_failures.Explain(failure, "QEMU closed the QMP connection"));
     }
 
     /// <summary>Handles one line; returns the failure that ends the connection, or null.</summary>

@@ -18,8 +18,8 @@ namespace GuestMemory.Qemu;
 /// delivers events. <see cref="EventReceived"/> handlers run on that task (keep them short; a handler
 /// that throws is ignored) and every event is also queued for <see cref="ReadEventsAsync"/> (one
 /// consumer; the oldest are dropped beyond 1,024 unread). Writers are serialised by <c>_writeLock</c>;
-/// <c>_pending</c> (ids to waiting commands) is a concurrent dictionary; <c>_failure</c> is written
-/// once, under <c>_failLock</c>.</para>
+/// <c>_pending</c> (ids to waiting commands) is a concurrent dictionary; the failure is kept by
+/// <see cref="ChannelFailure"/> under its own lock.</para>
 /// <para><b>Failures.</b> A QMP error reply is a <see cref="QmpCommandException"/> for that command
 /// alone. A command that times out fails with <see cref="QemuError.Timeout"/> and the connection stays
 /// usable (its late reply is recognised by its id and dropped). Anything that breaks the protocol (not
@@ -42,8 +42,7 @@ public sealed partial class QmpClient : IAsyncDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<long, PendingCommand> _pending = new();
     private readonly Channel<QmpEvent> _events = Channel.CreateBounded<QmpEvent>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
-    private readonly Lock _failLock = new();
-    private QemuException? _failure;
+    private readonly ChannelFailure _failures = new(QemuError.QmpConnectionLost);
     private long _nextId;
     private Task _readLoop = Task.CompletedTask;
 
@@ -64,7 +63,7 @@ public sealed partial class QmpClient : IAsyncDisposable
     /// answer (say, <see cref="QemuError.GuestDied"/> with QEMU's exit status) replaces the plain
     /// <see cref="QemuError.QmpConnectionLost"/>. Set it before the guest can end.
     /// </summary>
-    public Func<QemuException?>? CloseReason { get; set; }
+    public Func<QemuException?>? CloseReason { get => _failures.CloseReason; set => _failures.CloseReason = value; }
 
     /// <summary>Raised on the reader task for every event (see the type's note on threads).</summary>
     public event Action<QmpEvent>? EventReceived;
@@ -73,7 +72,7 @@ public sealed partial class QmpClient : IAsyncDisposable
     public Task Completion => _readLoop;
 
     /// <summary>True until the connection ends or fails.</summary>
-    public bool IsConnected { get { lock (_failLock) return _failure == null; } }
+    public bool IsConnected => !_failures.HasFailed;
 
     /// <summary>Connects to QEMU's QMP server socket and negotiates (<see cref="OpenAsync"/>).</summary>
     /// <exception cref="QemuException"><see cref="QemuError.QmpConnectionLost"/> when nothing listens there.</exception>
@@ -187,11 +186,7 @@ public sealed partial class QmpClient : IAsyncDisposable
     public void Fail(QemuException reason)
     {
         ArgumentNullException.ThrowIfNull(reason);
-        lock (_failLock)
-        {
-            if (_failure != null) return;
-            _failure = reason;
-        }
+        if (!_failures.TrySet(reason)) return;
         foreach (PendingCommand pending in _pending.Values) pending.Reply.TrySetException(reason.Recreate());
         _events.Writer.TryComplete();
         _stop.Cancel();
@@ -210,25 +205,7 @@ public sealed partial class QmpClient : IAsyncDisposable
     /// <summary>A command waiting for its reply.</summary>
     private sealed record PendingCommand(string Name, TaskCompletionSource<JsonElement> Reply);
 
-    private void ThrowIfFailed()
-    {
-        QemuException? failure;
-        lock (_failLock) failure = _failure;
-        if (failure == null) return;
-        if (failure.Error == QemuError.QmpConnectionLost && Explained() is { } reason)
-        {
-            // The owner learned why only after the connection ended (QEMU's exit is seen after its sockets close).
-            lock (_failLock) failure = _failure = reason;
-        }
-        throw failure.Recreate();
-    }
-
-    /// <summary>What <see cref="CloseReason"/> says now; null when it says nothing or fails.</summary>
-    private QemuException? Explained()
-    {
-        try { return CloseReason?.Invoke(); }
-        catch (Exception e) when (e is not OutOfMemoryException) { return null; }
-    }
+    private void ThrowIfFailed() => _failures.ThrowIfFailed();
 
 
     private async Task SendAsync(string command, JsonObject? arguments, long id, CancellationToken cancel)
