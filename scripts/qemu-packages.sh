@@ -4,6 +4,7 @@
 #   busybox-static   the guests' userland (/bin/busybox, statically linked)
 #   e2fsprogs        mkfs.ext4, for a guest's own disk (GuestDisk)
 #   zstd             the peer `gmm bench qemu-store` compresses QEMU's own stream with (zstd -3)
+#   kmod             depmod, for the modules.dep an unpacked kernel package lacks (only then)
 #   a kernel         the newest /boot/vmlinuz-* with its /lib/modules/VERSION; when /boot has none,
 #                    Debian's linux-image-amd64 kernel package is downloaded and unpacked into
 #                    /var/cache/gmm-qemu/linux-image (not installed: installing a kernel would run
@@ -27,6 +28,8 @@ have_kernel() {
   return 1
 }
 
+depmod_path() { command -v depmod || ls /usr/sbin/depmod /sbin/depmod 2>/dev/null | head -n 1 | grep .; }
+
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 missing() {
@@ -35,7 +38,10 @@ missing() {
   installed busybox-static || need+=(busybox-static)
   [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || need+=(e2fsprogs) # GuestDisk: a guest's own ext4 disk (gmm bench qemu-balloon)
   command -v zstd >/dev/null 2>&1 || need+=(zstd)
-  kernel=1; have_kernel && kernel=0
+  kernel=1
+  # An unpacked kernel package has no modules.dep (its postinst runs depmod): kmod's depmod makes it.
+  if have_kernel; then kernel=0; fi # not `have_kernel && kernel=0`: as the function's last command its status would end the script under set -e
+  if [ $kernel -eq 1 ] && ! depmod_path >/dev/null; then need+=(kmod); fi
 }
 
 missing
@@ -74,6 +80,10 @@ if [ $kernel -eq 1 ]; then
   mkdir -p "$(dirname "$cache")"
   rm -rf "$cache.tmp"
   dpkg-deb -x "$work"/*.deb "$cache.tmp"
+  version=${image#linux-image-}
+  modules=$cache.tmp/lib/modules; [ -d "$modules/$version" ] || modules=$cache.tmp/usr/lib/modules
+  [ -d "$modules/$version" ] || { echo "qemu-packages: $image has no modules/$version" >&2; exit 1; }
+  "$(depmod_path)" -b "${modules%/lib/modules}" "$version" >&2
   rm -rf "$cache"
   mv "$cache.tmp" "$cache"
 fi
