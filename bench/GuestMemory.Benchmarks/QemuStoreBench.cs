@@ -28,7 +28,7 @@ public static class QemuStoreBench
     ];
 
     /// <summary>Resumes of guest 2 each way, in turns.</summary>
-    public const int ResumeRounds = 5;
+    public const int ResumeRounds = 9;
 
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(5);
 
@@ -91,16 +91,21 @@ public static class QemuStoreBench
             IReadOnlyList<StoredVmInfo> stored = store.List();
             long guestBytes = stored.Sum(v => v.GuestRamBytes);
 
-            // One resume takes about a second of two busy cores, so single runs differ by a fifth: rounds in turns, medians.
+            // A resume takes a fraction of a second to a second of two busy cores, and this machine's speed drifts
+            // (the same resume took 0.3 s and 1.1 s minutes apart): rounds in turns, which goes first alternating,
+            // medians, and the median of each round's ratio, which the drift between rounds does not move.
             var resumes = new double[ResumeRounds];
             var qemuResumes = new double[ResumeRounds];
+            var ratios = new double[ResumeRounds];
             for (int round = 0; round < ResumeRounds; round++)
             {
                 progress?.Report(new BenchProgress("resuming guest 2: from the store, from QEMU's file", round, ResumeRounds));
+                if (round % 2 == 1) qemuResumes[round] = await ResumeFromFileAsync(files[1], Options("resume-file"), cancel);
                 resumes[round] = await ResumeFromStoreAsync(store, "g2", Options("resume-store"), cancel);
-                qemuResumes[round] = await ResumeFromFileAsync(files[1], Options("resume-file"), cancel);
+                if (round % 2 == 0) qemuResumes[round] = await ResumeFromFileAsync(files[1], Options("resume-file"), cancel);
+                ratios[round] = resumes[round] / qemuResumes[round];
             }
-            double resume = Median(resumes), qemuResume = Median(qemuResumes);
+            double resume = Median(resumes), qemuResume = Median(qemuResumes), resumeRatio = Median(ratios);
 
             progress?.Report(new BenchProgress("moving guest 4 to a store that holds the other three", 0, 1));
             using var gmmB = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = 8L << 30 });
@@ -136,7 +141,7 @@ public static class QemuStoreBench
                 StoredBytes = hostBytes + fileBytes, StoreHostBytes = hostBytes, StoreFileBytes = fileBytes,
                 QemuStreamBytes = files.Sum(f => new FileInfo(f).Length), ZstdStreamBytes = zstdBytes, ZstdSeconds = zstd,
                 StoreSeconds = ours / guests.Count, QemuStoreSeconds = qemuStore / guests.Count,
-                ResumeSeconds = resume, QemuResumeSeconds = qemuResume,
+                ResumeSeconds = resume, QemuResumeSeconds = qemuResume, ResumeRatio = resumeRatio,
                 RelayBytes = move.BytesSent, RelayGuestBytes = relayGuest, QemuMigrateBytes = live.QemuBytes, QemuMigrateDowntimeMs = live.QemuDowntimeMs,
                 RelayLiveBytes = live.RelayBytes, RelayDowntimeMs = live.RelayDowntimeMs,
                 NonZeroPages = stored.Sum(v => v.NonZeroPages), SharedPages = stored.Sum(v => v.SharedPages),

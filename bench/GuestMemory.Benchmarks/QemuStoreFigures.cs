@@ -27,6 +27,8 @@ public sealed record QemuStoreFigures
     public double ResumeSeconds { get; init; }
     /// <summary>Seconds from starting a target QEMU with <c>-incoming "exec:cat F"</c> (<c>-S</c>) to its migration's completion (median of <see cref="QemuStoreBench.ResumeRounds"/>).</summary>
     public double QemuResumeSeconds { get; init; }
+    /// <summary>The median over the rounds of each round's <see cref="ResumeSeconds"/> over <see cref="QemuResumeSeconds"/> (the two resumes of a round run back to back, so a drift of the machine's speed between rounds cancels out).</summary>
+    public double ResumeRatio { get; init; }
     /// <summary>Bytes the store sent to move the last guest to a store that holds the others.</summary>
     public long RelayBytes { get; init; }
     /// <summary>The last guest's RAM, bytes.</summary>

@@ -50,6 +50,7 @@ internal static class BenchQemuStoreCommand
         new("qemu_store_s", Math.Round(r.QemuStoreSeconds, 3)),
         new("resume_s", Math.Round(r.ResumeSeconds, 3)),
         new("qemu_resume_s", Math.Round(r.QemuResumeSeconds, 3)),
+        new("resume_vs_qemu", Math.Round(r.ResumeRatio, 3)),
         new("relay_bytes", r.RelayBytes),
         new("relay_bytes_per_guest_byte", Ratio(r.RelayBytes, r.RelayGuestBytes)),
         new("qemu_migrate_bytes_per_guest_byte", Ratio(r.QemuMigrateBytes, r.RelayGuestBytes)),

@@ -4,39 +4,32 @@ using ZstdSharp.Unsafe;
 namespace GuestMemory.Qemu;
 
 /// <summary>
-/// zstd's decompressor for page file frames, with or without a base's dictionary (filled once in native
-/// memory and referred to where it lies). Written by hand for two reasons: ZstdSharp's <c>Decompressor</c>
-/// copies a dictionary (64 MiB per resume), and the system's libzstd decompresses several times as fast as
+/// zstd's decompressor for page file frames, with or without a base's dictionary (a <see cref="FrameDictionary"/>,
+/// referred to where it lies). Written by hand for two reasons: ZstdSharp's <c>Decompressor</c> copies a
+/// dictionary (64 MiB per resume), and the system's libzstd decompresses several times as fast as
 /// ZstdSharp's managed port (8 MiB level-9 frames of a guest's RAM: 2.1-2.3 GB/s with <c>zstd -b9 -B8M</c>
 /// against 0.35-0.6 GB/s), which a resume to a QEMU on the same cores needs; where libzstd is missing,
 /// ZstdSharp's port of the same calls is used.
 /// </summary>
-/// <remarks>Not shared between threads (one <see cref="SegmentReader"/> uses it at a time).</remarks>
+/// <remarks>One thread at a time (its context holds a frame's state); the dictionary may be shared.</remarks>
 internal sealed unsafe partial class FrameDecompressor : IDisposable
 {
     private const string Library = "libzstd.so.1";
     private static readonly bool Available = NativeLibrary.TryLoad(Library, typeof(FrameDecompressor).Assembly, null, out _);
-    private readonly bool _native = UseSystemLibrary; // per instance: a test may switch the choice for the decompressors made after
-    private byte* _dictionary;
-    private void* _ddict;
+    private readonly bool _native;
     private void* _dctx;
 
-    /// <summary>A decompressor without a dictionary.</summary>
-    public FrameDecompressor() : this(0, null) { }
-
-    /// <summary>A decompressor whose dictionary <paramref name="fill"/> writes (<paramref name="bytes"/> bytes, see <see cref="SegmentReader.ReadDictionary"/>).</summary>
-    public FrameDecompressor(long bytes, Action<Span<byte>>? fill)
+    /// <summary>A decompressor for frames compressed with <paramref name="dictionary"/> (sealed), or without one.</summary>
+    public FrameDecompressor(FrameDictionary? dictionary = null)
     {
+        _native = dictionary?.Native ?? UseSystemLibrary; // per instance: a test may switch the choice for the decompressors made after
+        _dctx = _native ? NativeCreateDCtx() : Methods.ZSTD_createDCtx();
+        if (_dctx == null) throw new OutOfMemoryException("zstd could not make its decompression context");
+        if (dictionary == null) return;
         try
         {
-            _dctx = _native ? NativeCreateDCtx() : Methods.ZSTD_createDCtx();
-            if (_dctx == null) throw new OutOfMemoryException("zstd could not make its decompression context");
-            if (fill == null) return;
-            _dictionary = (byte*)NativeMemory.Alloc((nuint)bytes);
-            fill(new Span<byte>(_dictionary, checked((int)bytes)));
-            _ddict = _native ? NativeCreateDDictByReference(_dictionary, (nuint)bytes) : Methods.ZSTD_createDDict_byReference(_dictionary, (nuint)bytes);
-            if (_ddict == null) throw new OutOfMemoryException("zstd could not make its dictionary");
-            Check(_native ? NativeRefDDict(_dctx, _ddict) : Methods.ZSTD_DCtx_refDDict((ZSTD_DCtx_s*)_dctx, (ZSTD_DDict_s*)_ddict));
+            if (dictionary.DDict == null) throw new InvalidOperationException("a dictionary is sealed before it is used");
+            Check(_native ? NativeRefDDict(_dctx, dictionary.DDict) : Methods.ZSTD_DCtx_refDDict((ZSTD_DCtx_s*)_dctx, (ZSTD_DDict_s*)dictionary.DDict));
         }
         catch
         {
@@ -70,17 +63,13 @@ internal sealed unsafe partial class FrameDecompressor : IDisposable
     public void Dispose()
     {
         if (_dctx != null) _ = _native ? NativeFreeDCtx(_dctx) : Methods.ZSTD_freeDCtx((ZSTD_DCtx_s*)_dctx);
-        if (_ddict != null) _ = _native ? NativeFreeDDict(_ddict) : Methods.ZSTD_freeDDict((ZSTD_DDict_s*)_ddict);
-        if (_dictionary != null) NativeMemory.Free(_dictionary);
         _dctx = null;
-        _ddict = null;
-        _dictionary = null;
     }
 
     [LibraryImport(Library, EntryPoint = "ZSTD_createDCtx")] private static partial void* NativeCreateDCtx();
     [LibraryImport(Library, EntryPoint = "ZSTD_freeDCtx")] private static partial nuint NativeFreeDCtx(void* dctx);
-    [LibraryImport(Library, EntryPoint = "ZSTD_createDDict_byReference")] private static partial void* NativeCreateDDictByReference(void* dictionary, nuint size);
-    [LibraryImport(Library, EntryPoint = "ZSTD_freeDDict")] private static partial nuint NativeFreeDDict(void* ddict);
+    [LibraryImport(Library, EntryPoint = "ZSTD_createDDict_byReference")] internal static partial void* NativeCreateDDictByReference(void* dictionary, nuint size);
+    [LibraryImport(Library, EntryPoint = "ZSTD_freeDDict")] internal static partial nuint NativeFreeDDict(void* ddict);
     [LibraryImport(Library, EntryPoint = "ZSTD_DCtx_refDDict")] private static partial nuint NativeRefDDict(void* dctx, void* ddict);
     [LibraryImport(Library, EntryPoint = "ZSTD_decompressDCtx")] private static partial nuint NativeDecompressDCtx(void* dctx, void* destination, nuint capacity, void* source, nuint size);
     [LibraryImport(Library, EntryPoint = "ZSTD_isError")] private static partial uint NativeIsError(nuint code);

@@ -69,16 +69,16 @@ internal sealed class PageSegment
     public static string FileName(int number) => $"seg-{number:D6}.gqp";
 
     /// <summary>
-    /// Bytes of the dictionary of a page file based on <paramref name="pages"/> pages of another
-    /// (<see cref="SegmentReader.ReadDictionary"/>): four zero bytes, so zstd takes it as raw content even when
-    /// a guest's page begins with zstd's dictionary magic, then those pages.
+    /// Bytes of the dictionary of a page file based on <paramref name="pages"/> pages of another, which is also
+    /// where page number <paramref name="pages"/> of the base lies in a dictionary: four zero bytes, so zstd
+    /// takes it as raw content even when a guest's page begins with zstd's dictionary magic, then those pages.
     /// </summary>
     public static long DictionaryBytes(int pages) => 4 + (long)pages * QemuStreamFormat.PageSize;
 
     /// <summary>
     /// Writes the pages <paramref name="page"/> copies out (4096 bytes each, in order) as segment <paramref name="number"/> in
     /// <paramref name="directory"/>: temporary file, fsync, rename. With a <paramref name="baseSegment"/>, <paramref name="dictionary"/>
-    /// (<see cref="SegmentReader.ReadDictionary"/>) holds its first <paramref name="dictionaryPages"/> pages.
+    /// holds its first <paramref name="dictionaryPages"/> pages.
     /// </summary>
     public static PageSegment Write(string directory, int number, IReadOnlyList<PageKey> keys, Action<int, Span<byte>> page,
                                     PageSegment? baseSegment = null, int dictionaryPages = 0, byte[]? dictionary = null)
@@ -230,124 +230,4 @@ internal sealed class PageSegment
     }
 
     public static QemuException Corrupt(string path, string what) => new(QemuError.StoreCorrupt, $"page file {path}: {what}");
-}
-
-/// <summary>
-/// Reads pages of page files for one operation (a resume, a load): keeps its own open files, the page files
-/// it met (so a page costs no lookup under the store's lock), one decompressor per dictionary and the last
-/// frame it decompressed, so reading pages in <see cref="PageRefs.InFileOrder"/> decompresses each frame
-/// once. Not shared between threads (a dictionary <see cref="Prepare"/> starts is made on a task of its
-/// own, with a reader of its own); dispose when done.
-/// </summary>
-/// <param name="segments">The store's page files by number (a page file's base).</param>
-internal sealed class SegmentReader(Func<int, PageSegment> segments) : IDisposable
-{
-    private readonly Dictionary<int, SafeFileHandle> _files = [];
-    private readonly Dictionary<int, PageSegment> _segments = [];
-    private readonly FrameDecompressor _plain = new();
-    private readonly Dictionary<(int Base, int Pages), Task<FrameDecompressor>> _based = [];
-    private readonly byte[] _frame = new byte[PageSegment.FramePages * QemuStreamFormat.PageSize];
-    private (int Segment, int Frame) _cached = (-1, -1);
-    private byte[] _packed = new byte[1 << 20];
-
-    /// <summary>
-    /// Starts making <paramref name="segment"/>'s dictionary (decompressing its base's first pages) on another
-    /// thread, so it is ready when its pages are read after others (a resume sends the pages that need
-    /// none first, and the target QEMU is not kept waiting for it).
-    /// </summary>
-    public void Prepare(PageSegment segment)
-    {
-        var key = (segment.Base, segment.BaseDictionaryPages);
-        if (segment.Base >= 0 && !_based.ContainsKey(key)) _based[key] = Task.Run(() => Make(segment));
-    }
-
-    /// <summary>The page file <paramref name="number"/> (asked of the store once).</summary>
-    public PageSegment Segment(int number)
-    {
-        if (!_segments.TryGetValue(number, out PageSegment? segment)) _segments[number] = segment = segments(number);
-        return segment;
-    }
-
-    /// <summary>True when page file <paramref name="number"/> is compressed against a base.</summary>
-    public bool HasBase(int number) => Segment(number).Base >= 0;
-
-    /// <summary>Copies the page <paramref name="reference"/> (<see cref="PageRefs"/>, not 0) names into <paramref name="destination"/>.</summary>
-    public void Read(ulong reference, Span<byte> destination) => Read(Segment(PageRefs.Segment(reference)), PageRefs.Index(reference), destination);
-
-    /// <summary>Writes the dictionary of a page file based on <paramref name="baseSegment"/> (<see cref="PageSegment.DictionaryBytes"/> bytes).</summary>
-    public void ReadDictionary(PageSegment baseSegment, Span<byte> dictionary)
-    {
-        dictionary[..4].Clear();
-        for (int i = 0; 4 + i * QemuStreamFormat.PageSize < dictionary.Length; i++)
-            Read(baseSegment, i, dictionary.Slice(4 + i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize));
-    }
-
-    /// <summary>Copies page <paramref name="index"/> of <paramref name="segment"/> into <paramref name="destination"/>.</summary>
-    /// <exception cref="QemuException"><see cref="QemuError.StoreCorrupt"/> when the frame does not decompress or its checksum fails.</exception>
-    public void Read(PageSegment segment, int index, Span<byte> destination)
-    {
-        int frame = index / PageSegment.FramePages, slot = index % PageSegment.FramePages;
-        if (_cached != (segment.Number, frame))
-        {
-            _cached = (-1, -1);
-            Decompress(segment, frame);
-            _cached = (segment.Number, frame);
-        }
-        _frame.AsSpan(slot * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize).CopyTo(destination);
-    }
-
-    private void Decompress(PageSegment segment, int frame)
-    {
-        if (!_files.TryGetValue(segment.Number, out SafeFileHandle? handle))
-        {
-            try { handle = File.OpenHandle(segment.Path); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new QemuException(QemuError.StoreCorrupt, $"page file {segment.Path} cannot be opened: {e.Message}", e);
-            }
-            _files[segment.Number] = handle;
-        }
-        FrameDecompressor decompressor = segment.Base < 0 ? _plain : DecompressorOf(segment);
-        int length = segment.Lengths[frame];
-        if (_packed.Length < length) _packed = new byte[length];
-        if (RandomAccess.Read(handle, _packed.AsSpan(0, length), segment.Offsets[frame]) != length) throw PageSegment.Corrupt(segment.Path, $"frame {frame} cut short");
-        int bytes = Math.Min(PageSegment.FramePages, segment.Keys.Length - frame * PageSegment.FramePages) * QemuStreamFormat.PageSize;
-        try
-        {
-            ReadOnlySpan<byte> packed = _packed.AsSpan(0, length);
-            Span<byte> raw = _frame.AsSpan(0, bytes);
-            if (decompressor.Unwrap(packed, raw) != bytes) throw PageSegment.Corrupt(segment.Path, $"frame {frame} has the wrong size");
-        }
-        catch (InvalidDataException e)
-        {
-            throw new QemuException(QemuError.StoreCorrupt, $"page file {segment.Path}: frame {frame} is damaged: {e.Message}", e);
-        }
-    }
-
-    /// <summary>The decompressor of the frames of <paramref name="segment"/>, a page file with a base.</summary>
-    private FrameDecompressor DecompressorOf(PageSegment segment)
-    {
-        var key = (segment.Base, segment.BaseDictionaryPages);
-        if (!_based.TryGetValue(key, out Task<FrameDecompressor>? made)) _based[key] = made = Task.FromResult(Make(segment));
-        return made.GetAwaiter().GetResult();
-    }
-
-    /// <summary>Decompresses the base's first pages into a new decompressor's dictionary (with a reader of its own: it may run on another thread).</summary>
-    private FrameDecompressor Make(PageSegment segment)
-    {
-        using var reader = new SegmentReader(segments);
-        PageSegment baseSegment = reader.Segment(segment.Base);
-        return new FrameDecompressor(PageSegment.DictionaryBytes(segment.BaseDictionaryPages), dictionary => reader.ReadDictionary(baseSegment, dictionary));
-    }
-
-    public void Dispose()
-    {
-        foreach (SafeFileHandle h in _files.Values) h.Dispose();
-        _plain.Dispose();
-        foreach (Task<FrameDecompressor> made in _based.Values)
-        {
-            try { made.GetAwaiter().GetResult().Dispose(); }
-            catch (Exception e) when (e is QemuException or IOException) { /* a dictionary that failed: a read that needed it reported it */ }
-        }
-    }
 }

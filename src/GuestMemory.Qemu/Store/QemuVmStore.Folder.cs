@@ -52,8 +52,7 @@ public sealed partial class QemuVmStore
                 if (baseSegment != null)
                 {
                     dictionary = new byte[PageSegment.DictionaryBytes(dictionaryPages)];
-                    using var reader = new SegmentReader(SegmentByNumber);
-                    reader.ReadDictionary(baseSegment, dictionary);
+                    ReadDictionary(baseSegment, dictionaryPages, dictionary);
                 }
                 written = PageSegment.Write(folder, segment, newKeys, (i, destination) => vm.Memory.Read(newAddresses[i], destination), baseSegment, dictionaryPages, dictionary);
             }
@@ -150,13 +149,8 @@ public sealed partial class QemuVmStore
         VirtualMachine vm = CreateVm(stored.Name, stored.State);
         try
         {
-            using SegmentReader reader = ReaderFor(stored.Refs!);
-            byte[] page = new byte[QemuStreamFormat.PageSize];
-            foreach (int i in PageRefs.InFileOrder(stored.Refs!, reader.HasBase))
-            {
-                reader.Read(stored.Refs![i], page);
-                vm.Memory.Write((ulong)i * QemuStreamFormat.PageSize, page);
-            }
+            using var feed = new FrameFeed(stored.Refs!, SegmentByNumber);
+            feed.ForEachPage((page, data) => vm.Memory.Write((ulong)page * QemuStreamFormat.PageSize, data));
             return vm;
         }
         catch
@@ -166,12 +160,18 @@ public sealed partial class QemuVmStore
         }
     }
 
-    /// <summary>A reader for the pages <paramref name="refs"/> refers to, the dictionaries they need already in the making.</summary>
-    private SegmentReader ReaderFor(ulong[] refs)
+    /// <summary>
+    /// Writes the dictionary of a page file based on <paramref name="baseSegment"/> (<see cref="PageSegment.DictionaryBytes"/>
+    /// bytes): four zero bytes, so zstd takes it as raw content even when a guest's page begins with zstd's
+    /// dictionary magic, then the base's first <paramref name="pages"/> pages.
+    /// </summary>
+    private void ReadDictionary(PageSegment baseSegment, int pages, byte[] dictionary)
     {
-        var reader = new SegmentReader(SegmentByNumber);
-        foreach (int number in refs.Where(r => r != 0).Select(PageRefs.Segment).Distinct()) reader.Prepare(reader.Segment(number));
-        return reader;
+        dictionary.AsSpan(0, 4).Clear();
+        ulong[] refs = new ulong[pages];
+        for (int i = 0; i < pages; i++) refs[i] = PageRefs.Make(baseSegment.Number, i);
+        using var feed = new FrameFeed(refs, SegmentByNumber);
+        feed.ForEachPage((page, data) => data.CopyTo(dictionary.AsSpan((int)PageSegment.DictionaryBytes(page))));
     }
 
     private PageSegment SegmentByNumber(int number)

@@ -44,25 +44,4 @@ internal static class PageRefs
     public static ulong Make(int segment, int index) => (ulong)(uint)(segment + 1) << 32 | (uint)index;
     public static int Segment(ulong reference) => (int)(reference >> 32) - 1;
     public static int Index(ulong reference) => (int)(uint)reference;
-
-    /// <summary>
-    /// The pages with content (non-zero references), ordered by page file and page in it, page files with a
-    /// base (<paramref name="hasBase"/>) last: read in this order, each frame is decompressed once, and the
-    /// pages that need no dictionary go while the dictionaries are made (<see cref="SegmentReader.Prepare"/>).
-    /// </summary>
-    public static int[] InFileOrder(ulong[] refs, Func<int, bool> hasBase)
-    {
-        int count = 0;
-        foreach (ulong r in refs) if (r != 0) count++;
-        var keys = new ulong[count];
-        var pages = new int[count];
-        for (int i = 0, n = 0; i < refs.Length; i++)
-        {
-            if (refs[i] == 0) continue;
-            keys[n] = refs[i] | (hasBase(Segment(refs[i])) ? 1UL << 63 : 0); // a reference's top bit is always clear
-            pages[n++] = i;
-        }
-        Array.Sort(keys, pages);
-        return pages;
-    }
 }

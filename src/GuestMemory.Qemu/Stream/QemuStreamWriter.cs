@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Text;
 using static GuestMemory.Qemu.QemuStreamFormat;
 
@@ -77,6 +78,7 @@ public sealed class QemuStreamWriter
     }
 
     /// <summary>A page record with its 4096 bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // called per page from the first resume of a process on
     public void WritePage(int block, long offset, ReadOnlySpan<byte> data)
     {
         if (data.Length != PageSize) throw new QemuException(QemuError.InvalidArgument, $"a page is {PageSize} bytes, not {data.Length}");
@@ -85,6 +87,7 @@ public sealed class QemuStreamWriter
     }
 
     /// <summary>A page whose every byte is <paramref name="fill"/> (a zero page: 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // called per page from the first resume of a process on
     public void WriteFilledPage(int block, long offset, byte fill)
     {
         RecordHeader(block, offset, FlagZero);
@@ -114,6 +117,7 @@ public sealed class QemuStreamWriter
     /// <summary>Writes what is buffered to the stream.</summary>
     public void Flush() => _out.Flush();
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // called per page from the first resume of a process on
     private void RecordHeader(int block, long offset, ulong kind)
     {
         if ((uint)block >= (uint)_blocks.Count) throw new QemuException(QemuError.InvalidArgument, $"block {block} of {_blocks.Count}");
