@@ -28,7 +28,7 @@ public static class QemuStoreBench
     ];
 
     /// <summary>Resumes of guest 2 each way, in turns.</summary>
-    public const int ResumeRounds = 9;
+    public const int ResumeRounds = 15;
 
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(5);
 

@@ -159,7 +159,7 @@ internal sealed unsafe class FrameFeed : IDisposable
         {
             int number = PageRefs.Segment(_keys[i]), index = PageRefs.Index(_keys[i]);
             if (current?.Number != number) current = segments(number);
-            if (index >= current.Keys.Length) throw PageSegment.Corrupt(current.Path, $"page {index} is referred to, but it holds {current.Keys.Length}");
+            if (index < 0 || index >= current.Keys.Length) throw PageSegment.Corrupt(current.Path, $"page {index} is referred to, but it holds {current.Keys.Length}");
             int f = index / PageSegment.FramePages;
             if (groups.Count > 0 && groups[^1].Segment == current && groups[^1].Frame == f) groups[^1] = groups[^1] with { Count = groups[^1].Count + 1 };
             else groups.Add((current, f, i, 1));

@@ -74,6 +74,7 @@ public sealed class FrameFeedTests : IDisposable
     public void A_reference_past_a_page_files_end_or_to_a_missing_file_is_a_corrupt_store()
     {
         Assert.Equal(QemuError.StoreCorrupt, Assert.Throws<QemuException>(() => new FrameFeed([PageRefs.Make(3, 300)], n => _segments[n])).Error);
+        Assert.Equal(QemuError.StoreCorrupt, Assert.Throws<QemuException>(() => new FrameFeed([PageRefs.Make(3, -1)], n => _segments[n])).Error);
         Func<int, PageSegment> gone = n => n == 0 ? throw new QemuException(QemuError.StoreCorrupt, "page file 0 is not in the store") : _segments[n];
         Assert.Equal(QemuError.StoreCorrupt, Assert.Throws<QemuException>(() => new FrameFeed([PageRefs.Make(1, 0)], gone)).Error);
     }
