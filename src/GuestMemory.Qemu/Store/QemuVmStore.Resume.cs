@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GuestMemory.Gmm;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 
@@ -20,6 +21,7 @@ public sealed partial class QemuVmStore
     /// <exception cref="QemuException"><see cref="QemuError.StoredVmNotFound"/>, <see cref="QemuError.InvalidArgument"/> (host or port),
     /// <see cref="QemuError.HostResourceFailed"/> (no connection), <see cref="QemuError.ResumeRefused"/> (the target closed the connection
     /// without loading the stream: another machine type, RAM blocks or devices), <see cref="QemuError.Timeout"/>, <see cref="QemuError.StoreCorrupt"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed before or while a resident VM was sent.</exception>
     public async Task<ResumeReport> ResumeAsync(string name, string host, int port, TimeSpan timeout, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(host);
@@ -50,6 +52,10 @@ public sealed partial class QemuVmStore
         try
         {
             sent = await Task.Run(() => WriteStream(stored, stream, openReturnPath: true, feed), cancel).ConfigureAwait(false);
+        }
+        catch (GmmException e) when (e.Error == GmmError.VmDestroyed && _disposed)
+        {
+            throw StoreDisposedWhileWriting(name, e);
         }
         catch (IOException e)
         {
@@ -95,6 +101,7 @@ public sealed partial class QemuVmStore
 
     /// <summary>Writes stored VM <paramref name="name"/> as a QEMU stream to <paramref name="destination"/> (a file QEMU loads with <c>-incoming "exec:cat F"</c>, a socket); returns the bytes written.</summary>
     /// <exception cref="QemuException"><see cref="QemuError.StoredVmNotFound"/>, <see cref="QemuError.StoreCorrupt"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed before or while a resident VM was written.</exception>
     public long WriteStream(string name, System.IO.Stream destination)
     {
         ArgumentNullException.ThrowIfNull(destination);
@@ -104,8 +111,16 @@ public sealed partial class QemuVmStore
             using FrameFeed? feed = stored.Vm == null ? new FrameFeed(stored.Refs!, SegmentByNumber) : null;
             return WriteStream(stored, destination, openReturnPath: false, feed);
         }
+        catch (GmmException e) when (e.Error == GmmError.VmDestroyed && _disposed)
+        {
+            throw StoreDisposedWhileWriting(name, e);
+        }
         finally { Release(stored); }
     }
+
+    /// <summary>A resident VM's pages went with the store's <see cref="Dispose"/> while they were written: the store's disposal, not the VM's fault.</summary>
+    private ObjectDisposedException StoreDisposedWhileWriting(string name, GmmException e) =>
+        new($"the store was disposed while {name} was written out (its files keep it)", e);
 
     /// <summary>
     /// The stream of a stored VM: header, configuration, (the return path), the ram section's setup, one END

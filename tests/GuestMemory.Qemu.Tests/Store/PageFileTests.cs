@@ -127,7 +127,7 @@ public sealed class PageFileTests
     /// The recorded guest with its first <see cref="TextPages"/> RAM pages holding a text made of a few hundred
     /// words, from <paramref name="shift"/> bytes in: two shifts share no page but nearly every byte.
     /// </summary>
-    private static byte[] Guest(int shift)
+    internal static byte[] Guest(int shift)
     {
         var random = new Random(5);
         string[] words = [.. Enumerable.Range(0, 400).Select(_ => new string([.. Enumerable.Range(0, random.Next(2, 10)).Select(_ => (char)('a' + random.Next(26)))]))];
