@@ -7,8 +7,8 @@ namespace GuestMemory.Qemu;
 /// zstd's decompressor for page file frames, with or without a base's dictionary (a <see cref="FrameDictionary"/>,
 /// referred to where it lies). Written by hand for two reasons: ZstdSharp's <c>Decompressor</c> copies a
 /// dictionary (64 MiB per resume), and the system's libzstd decompresses several times as fast as
-/// ZstdSharp's managed port (8 MiB level-9 frames of a guest's RAM: 2.1-2.3 GB/s with <c>zstd -b9 -B8M</c>
-/// against 0.35-0.6 GB/s), which a resume to a QEMU on the same cores needs; where libzstd is missing,
+/// ZstdSharp's managed port (8 MiB level-9 frames of a guest's QEMU stream: 2.1-2.3 GB/s with <c>zstd -b9 -B8M</c>
+/// against 0.35-0.6 GB/s on the same data), which a resume to a QEMU on the same cores needs; where libzstd is missing,
 /// ZstdSharp's port of the same calls is used.
 /// </summary>
 /// <remarks>One thread at a time (its context holds a frame's state); the dictionary may be shared.</remarks>
