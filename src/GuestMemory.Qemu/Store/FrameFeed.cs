@@ -253,12 +253,21 @@ internal sealed unsafe class FrameFeed : IDisposable
                 return false;
             }
             frame = _frames[_next++];
-            if (frame.Data != null) return true;
-            if (_free.Count == 0) _buffers.Add((nint)NativeMemory.Alloc(FrameBytes));
-            frame.Buffer = _free.Count > 0 ? _free.Pop() : _buffers[^1];
-            frame.Data = (byte*)frame.Buffer;
+            if (frame.Data == null) // not decompressed into a dictionary: into a buffer, a free one or a new one
+            {
+                frame.Buffer = _free.Count > 0 ? _free.Pop() : NewBuffer();
+                frame.Data = (byte*)frame.Buffer;
+            }
             return true;
         }
+    }
+
+    /// <summary>One more frame buffer (under the gate; at most <c>_ahead</c> of them).</summary>
+    private nint NewBuffer()
+    {
+        var buffer = (nint)NativeMemory.Alloc(FrameBytes);
+        _buffers.Add(buffer);
+        return buffer;
     }
 
     /// <summary>A decompressor for <paramref name="plan"/>'s dictionary, once its frames are all in (waits for them).</summary>
