@@ -13,6 +13,7 @@
 # Needs root and Debian's package registry when something is missing; does nothing otherwise.
 # Parallel callers (two test projects at once) take turns on a lock file.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin" # depmod and mkfs.ext4 live there; a test's PATH may lack them
 cache=/var/cache/gmm-qemu/linux-image
 lock=${TMPDIR:-/tmp}/gmm-qemu-packages.lock
 
@@ -28,20 +29,18 @@ have_kernel() {
   return 1
 }
 
-depmod_path() { command -v depmod || ls /usr/sbin/depmod /sbin/depmod 2>/dev/null | head -n 1 | grep .; }
-
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 missing() {
   need=()
   command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
   installed busybox-static || need+=(busybox-static)
-  [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || need+=(e2fsprogs) # GuestDisk: a guest's own ext4 disk (gmm bench qemu-balloon)
+  command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs) # GuestDisk: a guest's own ext4 disk (gmm bench qemu-balloon)
   command -v zstd >/dev/null 2>&1 || need+=(zstd)
   kernel=1
   # An unpacked kernel package has no modules.dep (its postinst runs depmod): kmod's depmod makes it.
   if have_kernel; then kernel=0; fi # not `have_kernel && kernel=0`: as the function's last command its status would end the script under set -e
-  if [ $kernel -eq 1 ] && ! depmod_path >/dev/null; then need+=(kmod); fi
+  if [ $kernel -eq 1 ] && ! command -v depmod >/dev/null 2>&1; then need+=(kmod); fi
 }
 
 missing
@@ -83,7 +82,7 @@ if [ $kernel -eq 1 ]; then
   version=${image#linux-image-}
   modules=$cache.tmp/lib/modules; [ -d "$modules/$version" ] || modules=$cache.tmp/usr/lib/modules
   [ -d "$modules/$version" ] || { echo "qemu-packages: $image has no modules/$version" >&2; exit 1; }
-  "$(depmod_path)" -b "${modules%/lib/modules}" "$version" >&2
+  depmod -b "${modules%/lib/modules}" "$version" >&2
   rm -rf "$cache"
   mv "$cache.tmp" "$cache"
 fi

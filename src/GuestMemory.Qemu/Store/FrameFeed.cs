@@ -47,7 +47,7 @@ internal sealed unsafe class FrameFeed : IDisposable
     private readonly Thread[] _workers;
     private readonly int _ahead;
     private int _next, _consumer;
-    private bool _stopped, _consumed, _disposed;
+    private bool _stopped, _consumed;
 
     /// <summary>Plans the frames <paramref name="refs"/> need, opens their page files and starts decompressing.</summary>
     /// <param name="refs">Per guest page its reference, 0 for a zero page.</param>
@@ -169,12 +169,10 @@ internal sealed unsafe class FrameFeed : IDisposable
         {
             if (plans.ContainsKey((segment.Base, segment.BaseDictionaryPages))) continue;
             PageSegment baseSegment = segments(segment.Base);
-            if (baseSegment.Base >= 0 || segment.BaseDictionaryPages > baseSegment.Keys.Length)
-                throw PageSegment.Corrupt(segment.Path, $"its base page file {segment.Base} has a base of its own or fewer than {segment.BaseDictionaryPages} pages");
+            segment.CheckBase(baseSegment);
             var plan = new Plan(segment.BaseDictionaryPages);
             _plans.Add(plan);
             plans[(segment.Base, segment.BaseDictionaryPages)] = plan;
-            plan.Left = (segment.BaseDictionaryPages + PageSegment.FramePages - 1) / PageSegment.FramePages;
             for (int f = 0; f < plan.Left; f++) Add(baseSegment, f).Fills.Add(plan);
         }
         foreach (var g in groups.Where(g => g.Segment.Base < 0)) Add(g.Segment, g.Frame);
@@ -189,8 +187,8 @@ internal sealed unsafe class FrameFeed : IDisposable
         {
             // A frame that lies wholly in the one dictionary it makes is decompressed into it; others into a buffer.
             int start = frame.Number * PageSegment.FramePages;
-            if (frame.Fills.Count == 1 && start + frame.Pages <= frame.Fills[0].Pages)
-                frame.Data = frame.Fills[0].Dictionary.Pointer + PageSegment.DictionaryBytes(start);
+            if (frame.Fills.Count == 1 && start + frame.Pages <= frame.Fills[0].Dictionary.Pages)
+                frame.Data = frame.Fills[0].Dictionary.At(start);
         }
         return [.. order];
     }
@@ -304,10 +302,10 @@ internal sealed unsafe class FrameFeed : IDisposable
     private void Made(Plan plan, Frame frame)
     {
         int start = frame.Number * PageSegment.FramePages;
-        byte* place = plan.Dictionary.Pointer + PageSegment.DictionaryBytes(start);
+        byte* place = plan.Dictionary.At(start);
         if (frame.Data != place)
         {
-            int pages = Math.Min(frame.Pages, plan.Pages - start);
+            int pages = Math.Min(frame.Pages, plan.Dictionary.Pages - start);
             new ReadOnlySpan<byte>(frame.Data, pages * QemuStreamFormat.PageSize).CopyTo(new Span<byte>(place, pages * QemuStreamFormat.PageSize));
         }
         bool last;
@@ -340,8 +338,8 @@ internal sealed unsafe class FrameFeed : IDisposable
     {
         lock (_gate)
         {
-            if (_disposed) return;
-            _disposed = _stopped = true;
+            if (_stopped) return;
+            _stopped = true;
             Monitor.PulseAll(_gate);
             // A consumer on another thread may be reading a frame: it stops at the next one.
             while (_consumer != 0 && _consumer != Environment.CurrentManagedThreadId) Monitor.Wait(_gate);
@@ -359,20 +357,12 @@ internal sealed unsafe class FrameFeed : IDisposable
         foreach (SafeFileHandle file in _files.Values) file.Dispose();
     }
 
-    /// <summary>A dictionary being made: the base's first <see cref="Pages"/> pages.</summary>
-    private sealed class Plan
+    /// <summary>A dictionary being made: the base's first <paramref name="pages"/> pages.</summary>
+    private sealed class Plan(int pages)
     {
-        public Plan(int pages)
-        {
-            Pages = pages;
-            Dictionary = new FrameDictionary(PageSegment.DictionaryBytes(pages));
-            Dictionary.Bytes[..4].Clear();
-        }
-
-        public int Pages { get; }
-        public FrameDictionary Dictionary { get; }
-        /// <summary>Frames still to come in (under the gate).</summary>
-        public int Left { get; set; }
+        public FrameDictionary Dictionary { get; } = new(pages);
+        /// <summary>Frames still to come in (under the gate): the base's frames the dictionary lies in.</summary>
+        public int Left { get; set; } = (pages + PageSegment.FramePages - 1) / PageSegment.FramePages;
         public bool Sealed { get; set; }
         public Exception? Error { get; set; }
     }

@@ -68,21 +68,24 @@ internal sealed class PageSegment
 
     public static string FileName(int number) => $"seg-{number:D6}.gqp";
 
-    /// <summary>
-    /// Bytes of the dictionary of a page file based on <paramref name="pages"/> pages of another, which is also
-    /// where page number <paramref name="pages"/> of the base lies in a dictionary: four zero bytes, so zstd
-    /// takes it as raw content even when a guest's page begins with zstd's dictionary magic, then those pages.
-    /// </summary>
-    public static long DictionaryBytes(int pages) => 4 + (long)pages * QemuStreamFormat.PageSize;
+    /// <summary>Checks that <paramref name="baseSegment"/>, this file's base, can be one: no base of its own, at least the dictionary's pages.</summary>
+    /// <exception cref="QemuException"><see cref="QemuError.StoreCorrupt"/> otherwise.</exception>
+    public void CheckBase(PageSegment baseSegment)
+    {
+        if (baseSegment.Number != Base || baseSegment.Base >= 0 || BaseDictionaryPages > baseSegment.Keys.Length)
+            throw Corrupt(Path, $"its base page file {Base} has a base of its own or fewer than {BaseDictionaryPages} pages");
+    }
 
     /// <summary>
     /// Writes the pages <paramref name="page"/> copies out (4096 bytes each, in order) as segment <paramref name="number"/> in
-    /// <paramref name="directory"/>: temporary file, fsync, rename. With a <paramref name="baseSegment"/>, <paramref name="dictionary"/>
-    /// holds its first <paramref name="dictionaryPages"/> pages.
+    /// <paramref name="directory"/>: temporary file, fsync, rename. With a <paramref name="baseSegment"/>, compressed against
+    /// <paramref name="dictionary"/>, its first pages.
     /// </summary>
     public static PageSegment Write(string directory, int number, IReadOnlyList<PageKey> keys, Action<int, Span<byte>> page,
-                                    PageSegment? baseSegment = null, int dictionaryPages = 0, byte[]? dictionary = null)
+                                    PageSegment? baseSegment = null, FrameDictionary? dictionary = null)
     {
+        if ((baseSegment == null) != (dictionary == null)) throw new ArgumentException("a page file has a base and its dictionary, or neither");
+        int dictionaryPages = dictionary?.Pages ?? 0;
         string path = System.IO.Path.Combine(directory, FileName(number));
         string temp = path + ".tmp";
         int frames = (keys.Count + FramePages - 1) / FramePages;
@@ -94,7 +97,7 @@ internal sealed class PageSegment
         var lanes = new Lane[width];
         try
         {
-            for (int i = 0; i < width; i++) lanes[i] = new Lane(baseSegment != null ? dictionary : null);
+            for (int i = 0; i < width; i++) lanes[i] = new Lane(dictionary);
             long at = 0;
             using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
             {
@@ -135,7 +138,7 @@ internal sealed class PageSegment
     {
         private readonly Compressor _compressor = new(Level);
 
-        public Lane(byte[]? dictionary)
+        public Lane(FrameDictionary? dictionary)
         {
             _compressor.SetParameter(ZSTD_cParameter.ZSTD_c_checksumFlag, 1);
             if (dictionary == null) return;
@@ -144,7 +147,7 @@ internal sealed class PageSegment
             _compressor.SetParameter(ZSTD_cParameter.ZSTD_c_windowLog, WindowLog);
             _compressor.SetParameter(ZSTD_cParameter.ZSTD_c_enableLongDistanceMatching, 1);
             _compressor.SetParameter(ZSTD_cParameter.ZSTD_c_experimentalParam4, (int)ZSTD_dictAttachPref_e.ZSTD_dictForceLoad);
-            _compressor.LoadDictionary(dictionary);
+            _compressor.LoadDictionary(dictionary.Bytes);
         }
 
         public byte[] Raw { get; } = new byte[FramePages * QemuStreamFormat.PageSize];

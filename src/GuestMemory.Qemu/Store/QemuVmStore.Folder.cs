@@ -47,14 +47,8 @@ public sealed partial class QemuVmStore
             if (newKeys.Count > 0)
             {
                 PageSegment? baseSegment = BaseFor(refs, segment);
-                int dictionaryPages = baseSegment == null ? 0 : Math.Min(baseSegment.Keys.Length, PageSegment.DictionaryPages);
-                byte[]? dictionary = null;
-                if (baseSegment != null)
-                {
-                    dictionary = new byte[PageSegment.DictionaryBytes(dictionaryPages)];
-                    ReadDictionary(baseSegment, dictionaryPages, dictionary);
-                }
-                written = PageSegment.Write(folder, segment, newKeys, (i, destination) => vm.Memory.Read(newAddresses[i], destination), baseSegment, dictionaryPages, dictionary);
+                using FrameDictionary? dictionary = baseSegment == null ? null : ReadDictionary(baseSegment, Math.Min(baseSegment.Keys.Length, PageSegment.DictionaryPages));
+                written = PageSegment.Write(folder, segment, newKeys, (i, destination) => vm.Memory.Read(newAddresses[i], destination), baseSegment, dictionary);
             }
             long manifestBytes = StoredFolderWrite(name, state, refs, written);
             if (written != null)
@@ -135,9 +129,7 @@ public sealed partial class QemuVmStore
         if (segment.Base >= 0)
         {
             if (!_segments.ContainsKey(segment.Base)) OpenSegment(segment.Base);
-            PageSegment baseSegment = _segments[segment.Base];
-            if (baseSegment.Base >= 0 || segment.BaseDictionaryPages > baseSegment.Keys.Length)
-                throw PageSegment.Corrupt(segment.Path, $"its base page file {segment.Base} has a base of its own or fewer than {segment.BaseDictionaryPages} pages");
+            segment.CheckBase(_segments[segment.Base]);
         }
         lock (_lock) _segments[number] = segment;
         for (int i = 0; i < segment.Keys.Length; i++) _keys.TryAdd(segment.Keys[i], PageRefs.Make(number, i));
@@ -160,18 +152,23 @@ public sealed partial class QemuVmStore
         }
     }
 
-    /// <summary>
-    /// Writes the dictionary of a page file based on <paramref name="baseSegment"/> (<see cref="PageSegment.DictionaryBytes"/>
-    /// bytes): four zero bytes, so zstd takes it as raw content even when a guest's page begins with zstd's
-    /// dictionary magic, then the base's first <paramref name="pages"/> pages.
-    /// </summary>
-    private void ReadDictionary(PageSegment baseSegment, int pages, byte[] dictionary)
+    /// <summary>The dictionary of a page file based on <paramref name="baseSegment"/>: its first <paramref name="pages"/> pages.</summary>
+    private FrameDictionary ReadDictionary(PageSegment baseSegment, int pages)
     {
-        dictionary.AsSpan(0, 4).Clear();
-        ulong[] refs = new ulong[pages];
-        for (int i = 0; i < pages; i++) refs[i] = PageRefs.Make(baseSegment.Number, i);
-        using var feed = new FrameFeed(refs, SegmentByNumber);
-        feed.ForEachPage((page, data) => data.CopyTo(dictionary.AsSpan((int)PageSegment.DictionaryBytes(page))));
+        var dictionary = new FrameDictionary(pages);
+        try
+        {
+            ulong[] refs = new ulong[pages];
+            for (int i = 0; i < pages; i++) refs[i] = PageRefs.Make(baseSegment.Number, i);
+            using var feed = new FrameFeed(refs, SegmentByNumber);
+            feed.ForEachPage((page, data) => data.CopyTo(dictionary.Page(page)));
+            return dictionary;
+        }
+        catch
+        {
+            dictionary.Dispose();
+            throw;
+        }
     }
 
     private PageSegment SegmentByNumber(int number)

@@ -53,10 +53,6 @@ public sealed partial class QemuVmStore
         {
             sent = await Task.Run(() => WriteStream(stored, stream, openReturnPath: true, feed), cancel).ConfigureAwait(false);
         }
-        catch (GmmException e) when (e.Error == GmmError.VmDestroyed && _disposed)
-        {
-            throw StoreDisposedWhileWriting(name, e);
-        }
         catch (IOException e)
         {
             throw new QemuException(QemuError.ResumeRefused, $"the target QEMU at {host}:{port} closed the connection while {name} was sent: it refused the stream (another machine type or RAM blocks than {stored.State.Machine} with {BlockList(stored.State)}?); its own log says why", e);
@@ -111,22 +107,15 @@ public sealed partial class QemuVmStore
             using FrameFeed? feed = stored.Vm == null ? new FrameFeed(stored.Refs!, SegmentByNumber) : null;
             return WriteStream(stored, destination, openReturnPath: false, feed);
         }
-        catch (GmmException e) when (e.Error == GmmError.VmDestroyed && _disposed)
-        {
-            throw StoreDisposedWhileWriting(name, e);
-        }
         finally { Release(stored); }
     }
-
-    /// <summary>A resident VM's pages went with the store's <see cref="Dispose"/> while they were written: the store's disposal, not the VM's fault.</summary>
-    private ObjectDisposedException StoreDisposedWhileWriting(string name, GmmException e) =>
-        new($"the store was disposed while {name} was written out (its files keep it)", e);
 
     /// <summary>
     /// The stream of a stored VM: header, configuration, (the return path), the ram section's setup, one END
     /// section with every page (a zero record for each zero page: a fresh target's ROM blocks are not zero),
     /// the device sections as received, EOF and the description. Pages come from the resident VM, else from
-    /// the page files, frame by frame (<paramref name="feed"/>).
+    /// the page files, frame by frame (<paramref name="feed"/>). A resident VM whose pages go with the store's
+    /// <see cref="Dispose"/> meanwhile ends it with <see cref="ObjectDisposedException"/> (the store's disposal, not the VM's fault).
     /// </summary>
     private long WriteStream(StoredVm stored, System.IO.Stream destination, bool openReturnPath, FrameFeed? feed)
     {
@@ -137,8 +126,15 @@ public sealed partial class QemuVmStore
         writer.WriteRamSetup(state.Ram, state.Blocks);
         writer.BeginRamSection(final: true);
         VirtualMachine? vm = stored.Vm;
-        if (vm != null) WriteResidentPages(state, vm, writer);
-        else WriteFilePages(state, stored.Refs!, writer, feed!);
+        if (vm == null) WriteFilePages(state, stored.Refs!, writer, feed!);
+        else
+        {
+            try { WriteResidentPages(state, vm, writer); }
+            catch (GmmException e) when (e.Error == GmmError.VmDestroyed && _disposed)
+            {
+                throw new ObjectDisposedException($"the store was disposed while {stored.Name} was written out (its files keep it)", e);
+            }
+        }
         writer.EndRamSection();
         foreach (DeviceSection device in state.Devices) writer.WriteDeviceSection(device.Raw);
         writer.WriteEnd(state.Description);

@@ -61,7 +61,7 @@ public sealed class FrameFeedTests : IDisposable
     }
 
     [Fact]
-    public void A_feed_of_zero_pages_only_gives_nothing_and_starts_no_work()
+    public void A_feed_of_zero_pages_only_gives_nothing_and_gives_it_once()
     {
         using var feed = new FrameFeed(new ulong[64], n => _segments[n]);
         int pages = 0;
@@ -172,13 +172,9 @@ public sealed class FrameFeedTests : IDisposable
             bytes.Add(page);
             _contents[PageRefs.Make(number, i)] = page;
         }
-        byte[]? dictionary = null;
-        if (baseSegment != null)
-        {
-            dictionary = new byte[PageSegment.DictionaryBytes(dictionaryPages)];
-            for (int i = 0; i < dictionaryPages; i++) _contents[PageRefs.Make(baseSegment.Number, i)].CopyTo(dictionary, PageSegment.DictionaryBytes(i));
-        }
-        PageSegment segment = PageSegment.Write(_folder, number, keys, (i, destination) => bytes[i].CopyTo(destination), baseSegment, dictionaryPages, dictionary);
+        using FrameDictionary? dictionary = baseSegment == null ? null : new FrameDictionary(dictionaryPages);
+        for (int i = 0; i < dictionaryPages; i++) _contents[PageRefs.Make(baseSegment!.Number, i)].CopyTo(dictionary!.Page(i));
+        PageSegment segment = PageSegment.Write(_folder, number, keys, (i, destination) => bytes[i].CopyTo(destination), baseSegment, dictionary);
         _segments[number] = segment;
         return segment;
     }
