@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using GuestMemory.Qemu.Tests.Support;
 using GuestMemory.Tests.Support;
 
 namespace GuestMemory.Qemu.Tests.Store;
@@ -9,6 +10,7 @@ namespace GuestMemory.Qemu.Tests.Store;
 /// of whole frames, one of part of a frame, two of one base), however few frames it may hold ahead; a
 /// damaged frame is StoreCorrupt; a dispose racing a consumer ends it without a hang or a read of freed memory.
 /// </summary>
+[Collection(ZstdLibrary.Collection)]
 public sealed class FrameFeedTests : IDisposable
 {
     private const int BasePages = 5000, OddDictionaryPages = 100;
@@ -33,9 +35,7 @@ public sealed class FrameFeedTests : IDisposable
     [InlineData(1, false)]
     public void Every_referenced_page_comes_once_exactly_in_file_order(int ahead, bool systemLibrary)
     {
-        bool before = FrameDecompressor.UseSystemLibrary;
-        FrameDecompressor.UseSystemLibrary = systemLibrary && before;
-        try
+        ZstdLibrary.With(systemLibrary, () =>
         {
             for (int seed = 1; seed <= 3; seed++)
             {
@@ -56,8 +56,7 @@ public sealed class FrameFeedTests : IDisposable
                 }
                 for (int page = 0; page < refs.Length; page++) Assert.Equal(refs[page] != 0, seen[page]);
             }
-        }
-        finally { FrameDecompressor.UseSystemLibrary = before; }
+        });
     }
 
     [Fact]

@@ -9,6 +9,7 @@ namespace GuestMemory.Qemu.Tests.Store;
 /// again and after the base's own VM left), and keeps its base on disk as long as it needs it. Damaged,
 /// cut or missing files are typed errors with no VM half there and the Gmm consistent.
 /// </summary>
+[Collection(ZstdLibrary.Collection)]
 public sealed class PageFileTests
 {
     private const int TextPages = 3000;
@@ -17,13 +18,8 @@ public sealed class PageFileTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void A_guest_holding_anothers_bytes_at_other_offsets_is_stored_against_it_and_reads_back_exactly(bool systemLibrary)
-    {
-        bool before = FrameDecompressor.UseSystemLibrary;
-        FrameDecompressor.UseSystemLibrary = systemLibrary && before;
-        try { StoredAgainstABase(); }
-        finally { FrameDecompressor.UseSystemLibrary = before; }
-    }
+    public void A_guest_holding_anothers_bytes_at_other_offsets_is_stored_against_it_and_reads_back_exactly(bool systemLibrary) =>
+        ZstdLibrary.With(systemLibrary, StoredAgainstABase);
 
     private static void StoredAgainstABase()
     {
