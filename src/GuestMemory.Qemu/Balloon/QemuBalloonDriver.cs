@@ -139,6 +139,8 @@ public sealed class QemuBalloonDriver : IBalloonDriver, IAsyncDisposable
     }
 
     /// <inheritdoc/>
+    /// <remarks>A driver that stopped (disposed: its QEMU ended) keeps the target and sends nothing; a controller
+    /// that looked at the guest just before it left may still set one, and must not fail for it.</remarks>
     /// <exception cref="QemuException"><see cref="QemuError.InvalidArgument"/> for a balloon that would leave the guest no RAM.</exception>
     public void SetTarget(long pages)
     {
@@ -147,8 +149,9 @@ public sealed class QemuBalloonDriver : IBalloonDriver, IAsyncDisposable
         {
             _target = pages;
             if (pages <= RamPages - (_actualBytes >> Paging.PageShift)) _stuck = false;
+            // Under the lock: DisposeAsync marks the driver stopped under it before it disposes the semaphore.
+            if (_state != QemuBalloonState.Stopped) _wake.Release();
         }
-        _wake.Release();
     }
 
     private async Task PumpAsync()
