@@ -32,7 +32,7 @@ public static class QemuStoreBench
 
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(5);
 
-    private static double Median(double[] values)
+    internal static double Median(double[] values)
     {
         double[] sorted = [.. values.Order()];
         return sorted[sorted.Length / 2];
@@ -92,20 +92,30 @@ public static class QemuStoreBench
             long guestBytes = stored.Sum(v => v.GuestRamBytes);
 
             // A resume takes a fraction of a second to a second of two busy cores, and this machine's speed drifts
-            // (the same resume took 0.3 s and 1.1 s minutes apart): rounds in turns, which goes first alternating,
-            // medians, and the median of each round's ratio, which the drift between rounds does not move.
-            var resumes = new double[ResumeRounds];
-            var qemuResumes = new double[ResumeRounds];
+            // (the same resume took 0.3 s and 1.1 s minutes apart): rounds of the three resumes back to back, in
+            // an order that turns each round, medians, and the median of each round's ratios, which the drift
+            // between rounds does not move.
+            var resumes = new Resume[3][];
+            for (int way = 0; way < 3; way++) resumes[way] = new Resume[ResumeRounds];
             var ratios = new double[ResumeRounds];
+            var streamRatios = new double[ResumeRounds];
             for (int round = 0; round < ResumeRounds; round++)
             {
-                progress?.Report(new BenchProgress("resuming guest 2: from the store, from QEMU's file", round, ResumeRounds));
-                if (round % 2 == 1) qemuResumes[round] = await ResumeFromFileAsync(files[1], Options("resume-file"), cancel);
-                resumes[round] = await ResumeFromStoreAsync(store, "g2", Options("resume-store"), cancel);
-                if (round % 2 == 0) qemuResumes[round] = await ResumeFromFileAsync(files[1], Options("resume-file"), cancel);
-                ratios[round] = resumes[round] / qemuResumes[round];
+                progress?.Report(new BenchProgress("resuming guest 2: into a guest of the store's own, through a stream, from QEMU's file", round, ResumeRounds));
+                for (int turn = 0; turn < 3; turn++)
+                {
+                    int way = (round + turn) % 3;
+                    resumes[way][round] = way switch
+                    {
+                        0 => await ResumeGuestFromStoreAsync(store, "g2", Options("resume-guest"), cancel),
+                        1 => await ResumeFromStoreAsync(store, "g2", Options("resume-store"), cancel),
+                        _ => await ResumeFromFileAsync(files[1], Options("resume-file"), cancel),
+                    };
+                }
+                ratios[round] = resumes[0][round].Seconds / resumes[2][round].Seconds;
+                streamRatios[round] = resumes[1][round].Seconds / resumes[2][round].Seconds;
             }
-            double resume = Median(resumes), qemuResume = Median(qemuResumes), resumeRatio = Median(ratios);
+            Resume guestResume = Resume.Median(resumes[0]), streamResume = Resume.Median(resumes[1]), qemuResume = Resume.Median(resumes[2]);
 
             progress?.Report(new BenchProgress("moving guest 4 to a store that holds the other three", 0, 1));
             using var gmmB = new GlobalMemoryManager(new GmmOptions { HostMemoryLimit = 8L << 30 });
@@ -141,7 +151,9 @@ public static class QemuStoreBench
                 StoredBytes = hostBytes + fileBytes, StoreHostBytes = hostBytes, StoreFileBytes = fileBytes,
                 QemuStreamBytes = files.Sum(f => new FileInfo(f).Length), ZstdStreamBytes = zstdBytes, ZstdSeconds = zstd,
                 StoreSeconds = ours / guests.Count, QemuStoreSeconds = qemuStore / guests.Count,
-                ResumeSeconds = resume, QemuResumeSeconds = qemuResume, ResumeRatio = resumeRatio,
+                ResumeSeconds = guestResume.Seconds, StreamResumeSeconds = streamResume.Seconds, QemuResumeSeconds = qemuResume.Seconds,
+                ResumeRatio = Median(ratios), StreamResumeRatio = Median(streamRatios),
+                ResumeResidentBytes = guestResume.ResidentBytes, QemuResumeResidentBytes = qemuResume.ResidentBytes,
                 RelayBytes = move.BytesSent, RelayGuestBytes = relayGuest, QemuMigrateBytes = live.QemuBytes, QemuMigrateDowntimeMs = live.QemuDowntimeMs,
                 RelayLiveBytes = live.RelayBytes, RelayDowntimeMs = live.RelayDowntimeMs,
                 NonZeroPages = stored.Sum(v => v.NonZeroPages), SharedPages = stored.Sum(v => v.SharedPages),
@@ -253,8 +265,24 @@ public static class QemuStoreBench
         return (seconds, bytes);
     }
 
+    /// <summary>One resume: seconds from starting the target QEMU to the guest loaded, and the bytes its RAM then holds on the host.</summary>
+    private readonly record struct Resume(double Seconds, long ResidentBytes)
+    {
+        public static Resume Median(Resume[] rounds) => new(QemuStoreBench.Median([.. rounds.Select(r => r.Seconds)]), (long)QemuStoreBench.Median([.. rounds.Select(r => (double)r.ResidentBytes)]));
+    }
+
+    /// <summary>The store starts the guest's QEMU (paused) itself and writes its main RAM straight into the guest's memfd.</summary>
+    private static async Task<Resume> ResumeGuestFromStoreAsync(QemuVmStore store, string name, GuestOptions options, CancellationToken cancel)
+    {
+        var clock = Stopwatch.StartNew();
+        ResumedGuest resumed = await store.ResumeGuestAsync(name, options with { ExtraArguments = ["-S"] }, cancel);
+        double seconds = clock.Elapsed.TotalSeconds;
+        await using QemuGuest target = resumed.Guest;
+        return await CheckRunsAsync(target, seconds, cancel);
+    }
+
     /// <summary>Starts a paused target QEMU waiting on TCP and resumes the stored guest into it: seconds from the start to its confirmation.</summary>
-    private static async Task<double> ResumeFromStoreAsync(QemuVmStore store, string name, GuestOptions options, CancellationToken cancel)
+    private static async Task<Resume> ResumeFromStoreAsync(QemuVmStore store, string name, GuestOptions options, CancellationToken cancel)
     {
         int port = FreePort();
         var clock = Stopwatch.StartNew();
@@ -271,27 +299,27 @@ public static class QemuStoreBench
         await using QemuGuest target = started;
         await resuming;
         double seconds = clock.Elapsed.TotalSeconds;
-        await CheckRunsAsync(target, cancel);
-        return seconds;
+        return await CheckRunsAsync(target, seconds, cancel);
     }
 
     /// <summary>Starts a paused target QEMU loading QEMU's own file: seconds from the start to its migration's completion.</summary>
-    private static async Task<double> ResumeFromFileAsync(string file, GuestOptions options, CancellationToken cancel)
+    private static async Task<Resume> ResumeFromFileAsync(string file, GuestOptions options, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
         await using QemuGuest target = await QemuGuest.StartAsync(options with { Incoming = $"exec:cat {file}", ExtraArguments = ["-S"] }, cancel);
         QemuMigrationStatus status = await target.Qmp.WaitForMigrationAsync(Long, cancel);
         double seconds = clock.Elapsed.TotalSeconds;
         if (status.Status != "completed") throw new QemuException(QemuError.GuestDied, $"QEMU did not load its own file: {status.Status} {status.Error}");
-        await CheckRunsAsync(target, cancel);
-        return seconds;
+        return await CheckRunsAsync(target, seconds, cancel);
     }
 
-    /// <summary>The resumed guest goes on: continued, its command channel answers.</summary>
-    private static async Task CheckRunsAsync(QemuGuest target, CancellationToken cancel)
+    /// <summary>The resumed guest goes on: continued, its command channel answers. Its RAM's host bytes are taken first, as the resume left them.</summary>
+    private static async Task<Resume> CheckRunsAsync(QemuGuest target, double seconds, CancellationToken cancel)
     {
+        long resident = target.Ram!.ResidentBytes;
         await target.Qmp.ContAsync(cancel);
         await target.RequireShell().PingAsync(TimeSpan.FromSeconds(60), cancel);
+        return new Resume(seconds, resident);
     }
 
     private static int FreePort()

@@ -23,12 +23,20 @@ public sealed record QemuStoreFigures
     public double StoreSeconds { get; init; }
     /// <summary>Mean seconds for QEMU to suspend the same guest to a file (<c>migrate "exec:cat > F"</c> until completed).</summary>
     public double QemuStoreSeconds { get; init; }
-    /// <summary>Seconds from starting a target QEMU (<c>-incoming tcp:</c>, <c>-S</c>) to its confirmation that it loaded the stored guest (median of <see cref="QemuStoreBench.ResumeRounds"/>, taken in turns with QEMU's own).</summary>
+    /// <summary>Seconds from the store starting a guest's QEMU (<c>-S</c>) for the stored guest to that QEMU's confirmation that it loaded it (<see cref="GuestMemory.Qemu.QemuVmStore.ResumeGuestAsync"/>: the main RAM written into the guest's memfd, the rest through a stream); median of <see cref="QemuStoreBench.ResumeRounds"/>, taken in turns with the other two.</summary>
     public double ResumeSeconds { get; init; }
+    /// <summary>Seconds from starting a target QEMU (<c>-incoming tcp:</c>, <c>-S</c>) to its confirmation that it loaded the stored guest, all of it through the stream (a QEMU the store does not own the RAM of).</summary>
+    public double StreamResumeSeconds { get; init; }
     /// <summary>Seconds from starting a target QEMU with <c>-incoming "exec:cat F"</c> (<c>-S</c>) to its migration's completion (median of <see cref="QemuStoreBench.ResumeRounds"/>).</summary>
     public double QemuResumeSeconds { get; init; }
-    /// <summary>The median over the rounds of each round's <see cref="ResumeSeconds"/> over <see cref="QemuResumeSeconds"/> (the two resumes of a round run back to back, so a drift of the machine's speed between rounds cancels out).</summary>
+    /// <summary>The median over the rounds of each round's <see cref="ResumeSeconds"/> over <see cref="QemuResumeSeconds"/> (the resumes of a round run back to back, so a drift of the machine's speed between rounds cancels out).</summary>
     public double ResumeRatio { get; init; }
+    /// <summary>The same for <see cref="StreamResumeSeconds"/>.</summary>
+    public double StreamResumeRatio { get; init; }
+    /// <summary>Host bytes the resumed guest's RAM (its memfd) holds right after the store's guest resume (median): its pages with content; zero pages stay holes.</summary>
+    public long ResumeResidentBytes { get; init; }
+    /// <summary>The same after QEMU loaded its own file: QEMU reads each zero page it is sent, which allocates it in shared memory.</summary>
+    public long QemuResumeResidentBytes { get; init; }
     /// <summary>Bytes the store sent to move the last guest to a store that holds the others.</summary>
     public long RelayBytes { get; init; }
     /// <summary>The last guest's RAM, bytes.</summary>

@@ -71,6 +71,7 @@ internal static class BenchTargets
             new("stored bytes <= 0.5x QEMU's stream", j => N(j, "stored_bytes_per_guest_byte") / N(j, "qemu_stream_bytes_per_guest_byte"), v => v <= 0.5, "x"),
             new("stored bytes <= 0.5x QEMU's stream after zstd -3", j => N(j, "stored_bytes_per_guest_byte") / N(j, "zstd_stream_bytes_per_guest_byte"), v => v <= 0.5, "x"),
             new("resume no slower than QEMU from a file (median of the rounds' ratios)", j => N(j, "resume_vs_qemu"), v => v <= 1, "x"),
+            new("resume through a stream alone (a QEMU the store does not own) no slower than QEMU from a file", j => N(j, "resume_stream_vs_qemu"), v => v <= 1, "x"),
             new("relay bytes <= 0.5x QEMU's migration", j => N(j, "relay_bytes_per_guest_byte") / N(j, "qemu_migrate_bytes_per_guest_byte"), v => v <= 0.5, "x"),
         ],
         _ => [],

@@ -76,11 +76,15 @@ public sealed record GuestOptions
     /// </summary>
     public string? Incoming { get; init; }
 
+    /// <summary>Whether <paramref name="name"/> may name a guest: 1-32 of letters, digits, '-' and '_' (it names a folder and a memfd).</summary>
+    public static bool IsValidName(string? name) =>
+        !string.IsNullOrEmpty(name) && name.Length <= 32 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+
     /// <summary>Checks every field; the first problem is the error.</summary>
     /// <exception cref="QemuException"><see cref="QemuError.InvalidArgument"/>.</exception>
     public void Validate()
     {
-        if (string.IsNullOrEmpty(Name) || Name.Length > 32 || !Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        if (!IsValidName(Name))
             throw new QemuException(QemuError.InvalidArgument, $"a guest name is 1-32 of letters, digits, '-' and '_', not '{Name}'");
         if (RamBytes < 16L << 20 || RamBytes > 1L << 40 || RamBytes % (1 << 20) != 0)
             throw new QemuException(QemuError.InvalidArgument, $"guest RAM must be whole MiB from 16 MiB to 1 TiB, not {RamBytes} bytes");

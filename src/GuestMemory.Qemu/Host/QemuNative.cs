@@ -5,7 +5,8 @@ namespace GuestMemory.Qemu;
 /// <summary>
 /// The libc calls the QEMU layer needs that the BCL lacks: memfd_create (guest RAM), lseek with
 /// SEEK_DATA/SEEK_HOLE (finding the RAM the guest never touched), statx (the memfd's allocated blocks),
-/// ioctl on /dev/kvm (the accelerator probe) and kill (ending a QEMU by pid). The core's
+/// ioctl on /dev/kvm (the accelerator probe), kill (ending a QEMU by pid) and fallocate (punching holes
+/// in guest RAM a resume leaves zero). The core's
 /// <c>LinuxNative</c> stays internal to the core; these are the layer's own. statx is used rather than
 /// fstat because its structure is the same on every architecture.
 /// </summary>
@@ -35,6 +36,11 @@ internal static unsafe partial class QemuNative
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
+    public static partial int Fallocate(int fd, int mode, long offset, long length);
+
+    public const int FallocKeepSize = 1, FallocPunchHole = 2;
 
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     public static partial int Ioctl(int fd, nuint request, nint argument);

@@ -15,7 +15,8 @@ namespace GuestMemory.Qemu;
 /// through the mapping made 1 MiB resident), which would inflate the very figure the owner watches and
 /// undo the holes a balloon punches; pread of a hole returns zeros and allocates nothing.
 /// <see cref="NextData"/> finds the allocated extents (SEEK_DATA/SEEK_HOLE), so a scan skips the RAM
-/// the guest never touched.</para>
+/// the guest never touched. Writes (<see cref="Write"/>, <see cref="Discard"/>) are for RAM whose QEMU does not
+/// run the guest yet: a resume fills it (QemuVmStore.ResumeGuestAsync).</para>
 /// <para><b>Layout.</b> Offset N of the memfd is QEMU's RAM address N of its main RAM block: for a PC
 /// guest whose RAM fits below the PCI hole (up to 2.75 GiB here) that is guest-physical address N too,
 /// so a copy of the memfd is what <c>pmemsave 0 size</c> writes.</para>
@@ -133,6 +134,46 @@ public sealed class GuestRam : IDisposable
             done += n;
         }
         return done;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="data"/> into guest RAM at <paramref name="offset"/> (pwrite; the pages it covers
+    /// become resident). For RAM a QEMU maps but does not run yet: a resume fills it before QEMU loads the
+    /// device state. Not for a guest that runs (its own writes would race these).
+    /// </summary>
+    /// <exception cref="QemuException"><see cref="QemuError.InvalidArgument"/> for a range outside the RAM;
+    /// <see cref="QemuError.HostResourceFailed"/> when the write fails (RAM opened read-only by <see cref="Open"/>).</exception>
+    public void Write(long offset, ReadOnlySpan<byte> data)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        CheckRange(offset, data.Length);
+        try { RandomAccess.Write(_handle, data, offset); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new QemuException(QemuError.HostResourceFailed, $"writing {data.Length} bytes of guest {Name}'s RAM at {offset} failed: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="length"/> bytes from <paramref name="offset"/> (whole pages) zero and gives their
+    /// memory back to the host (a punched hole; the size stays).
+    /// </summary>
+    /// <exception cref="QemuException"><see cref="QemuError.InvalidArgument"/> for a range outside the RAM or not page-aligned;
+    /// <see cref="QemuError.HostResourceFailed"/> when the kernel refuses.</exception>
+    public void Discard(long offset, long length)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        CheckRange(offset, length);
+        if (((offset | length) & Paging.PageOffsetMask) != 0) throw new QemuException(QemuError.InvalidArgument, $"a discarded range is whole pages, not {length} bytes at {offset}");
+        if (length == 0) return;
+        if (QemuNative.Fallocate(Fd, QemuNative.FallocPunchHole | QemuNative.FallocKeepSize, offset, length) != 0)
+            throw new QemuException(QemuError.HostResourceFailed, $"punching {length} bytes of guest {Name}'s RAM at {offset} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    private void CheckRange(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset > Size - length)
+            throw new QemuException(QemuError.InvalidArgument, $"{length} bytes at {offset} are outside the guest's {Size} bytes of RAM");
     }
 
     /// <summary>

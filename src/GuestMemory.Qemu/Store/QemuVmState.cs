@@ -83,6 +83,7 @@ public sealed record QemuVmState
             byte[] configuration = Bytes(r, 1 << 16, what);
             var ram = new RamSectionHeader(r.ReadUInt32(), r.ReadUInt32(), r.ReadUInt32());
             int blockCount = Count(r, QemuStreamFormat.MaxRamBlocks, what);
+            if (blockCount == 0) throw Corrupt(what, "no RAM block");
             var blocks = new List<RamBlock>(blockCount);
             for (int i = 0; i < blockCount; i++)
             {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using GuestMemory.Gmm;
+using System.Net;
 using System.Net.Sockets;
+using GuestMemory.Gmm;
 using System.Runtime.CompilerServices;
 
 namespace GuestMemory.Qemu;
@@ -25,6 +26,7 @@ public sealed partial class QemuVmStore
     public async Task<ResumeReport> ResumeAsync(string name, string host, int port, TimeSpan timeout, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(host);
+        if (host.Length == 0 || host.Any(char.IsWhiteSpace)) throw new QemuException(QemuError.InvalidArgument, $"a host is a name or address, not '{host}'");
         if (port is < 1 or > 65535) throw new QemuException(QemuError.InvalidArgument, $"a port is 1-65535, not {port}");
         if (timeout <= TimeSpan.Zero) throw new QemuException(QemuError.InvalidArgument, "the timeout must be positive");
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -42,55 +44,74 @@ public sealed partial class QemuVmStore
     /// <summary>Sends <paramref name="stored"/> (listed or not) to the QEMU at <paramref name="host"/>:<paramref name="port"/> and waits for its verdict; see <see cref="ResumeAsync"/>.</summary>
     private async Task<ResumeReport> ResumeCoreAsync(StoredVm stored, string host, int port, TimeSpan timeout, CancellationToken cancel)
     {
-        string name = stored.Name;
         var clock = Stopwatch.StartNew();
         // The dictionaries are made, and the first frames decompressed, while a QEMU just started opens its port.
         using FrameFeed? feed = stored.Vm == null ? new FrameFeed(stored.Refs!, SegmentByNumber) : null;
-        using TcpClient client = await ConnectAsync(host, port, timeout, cancel).ConfigureAwait(false);
-        NetworkStream stream = client.GetStream();
+        string target = $"the target QEMU at {host}:{port}";
+        Socket socket = await ConnectAsync(new DnsEndPoint(host, port), target, timeout, cancel).ConfigureAwait(false);
+        socket.NoDelay = true;
+        return await SendAsync(stored, socket, target, feed, mainRam: null, timeout, clock, cancel).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes the stream of <paramref name="stored"/> to the target QEMU on <paramref name="socket"/> (its own
+    /// from then on) and waits for its verdict. With <paramref name="mainRam"/>, the main RAM block goes into
+    /// the target's RAM directly and the stream carries the other blocks and the devices.
+    /// </summary>
+    private async Task<ResumeReport> SendAsync(StoredVm stored, Socket socket, string target, FrameFeed? feed, MainRamWriter? mainRam, TimeSpan timeout, Stopwatch clock, CancellationToken cancel)
+    {
+        string name = stored.Name;
+        using var stream = new NetworkStream(socket, ownsSocket: true);
         long sent;
         try
         {
-            sent = await Task.Run(() => WriteStream(stored, stream, openReturnPath: true, feed), cancel).ConfigureAwait(false);
+            sent = await Task.Run(() => WriteStream(stored, stream, openReturnPath: true, feed, mainRam), cancel).ConfigureAwait(false);
         }
         catch (IOException e)
         {
-            throw new QemuException(QemuError.ResumeRefused, $"the target QEMU at {host}:{port} closed the connection while {name} was sent: it refused the stream (another machine type or RAM blocks than {stored.State.Machine} with {BlockList(stored.State)}?); its own log says why", e);
+            throw new QemuException(QemuError.ResumeRefused, $"{target} closed the connection while {name} was sent: it refused the stream (another machine type or RAM blocks than {stored.State.Machine} with {BlockList(stored.State)}?); its own log says why", e);
         }
         uint? shut = await ReturnPath.ReadShutAsync(stream, timeout, cancel).ConfigureAwait(false);
         if (shut != 0)
             throw new QemuException(QemuError.ResumeRefused, shut == null
-                ? $"the target QEMU at {host}:{port} did not load {name}: it closed the connection without confirming (its machine type or devices differ from {stored.State.Machine} with {stored.State.Devices.Count} device sections; its own log says which)"
-                : $"the target QEMU at {host}:{port} reported failure {shut} after loading {name}");
+                ? $"{target} did not load {name}: it closed the connection without confirming (its machine type or devices differ from {stored.State.Machine} with {stored.State.Devices.Count} device sections; its own log says which)"
+                : $"{target} reported failure {shut} after loading {name}");
         return new ResumeReport(name, sent, clock.Elapsed);
     }
 
     /// <summary>
     /// Connects to the target QEMU, trying again every 5 ms while nothing listens there yet (a QEMU just
-    /// started opens its <c>-incoming</c> port a moment later), until <paramref name="timeout"/>.
+    /// started opens its <c>-incoming</c> port or socket a moment later), until <paramref name="timeout"/>.
     /// </summary>
-    private static async Task<TcpClient> ConnectAsync(string host, int port, TimeSpan timeout, CancellationToken cancel)
+    private static async Task<Socket> ConnectAsync(EndPoint endpoint, string target, TimeSpan timeout, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
         while (true)
         {
-            var client = new TcpClient { NoDelay = true };
+            var socket = endpoint is UnixDomainSocketEndPoint
+                ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+                : new Socket(SocketType.Stream, ProtocolType.Tcp);
             try
             {
                 using var connect = CancellationTokenSource.CreateLinkedTokenSource(cancel);
                 connect.CancelAfter(timeout);
-                await client.ConnectAsync(host, port, connect.Token).ConfigureAwait(false);
-                return client;
+                await socket.ConnectAsync(endpoint, connect.Token).ConfigureAwait(false);
+                return socket;
             }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused && clock.Elapsed < timeout)
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable && clock.Elapsed < timeout)
             {
-                client.Dispose();
+                socket.Dispose();
                 await Task.Delay(5, cancel).ConfigureAwait(false);
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException && !cancel.IsCancellationRequested)
             {
-                client.Dispose();
-                throw new QemuException(QemuError.HostResourceFailed, $"cannot connect to the target QEMU at {host}:{port} within {timeout.TotalSeconds:0} s: {e.Message}", e);
+                socket.Dispose();
+                throw new QemuException(QemuError.HostResourceFailed, $"cannot connect to {target} within {timeout.TotalSeconds:0} s: {e.Message}", e);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
             }
         }
     }
@@ -105,7 +126,7 @@ public sealed partial class QemuVmStore
         try
         {
             using FrameFeed? feed = stored.Vm == null ? new FrameFeed(stored.Refs!, SegmentByNumber) : null;
-            return WriteStream(stored, destination, openReturnPath: false, feed);
+            return WriteStream(stored, destination, openReturnPath: false, feed, mainRam: null);
         }
         finally { Release(stored); }
     }
@@ -114,10 +135,12 @@ public sealed partial class QemuVmStore
     /// The stream of a stored VM: header, configuration, (the return path), the ram section's setup, one END
     /// section with every page (a zero record for each zero page: a fresh target's ROM blocks are not zero),
     /// the device sections as received, EOF and the description. Pages come from the resident VM, else from
-    /// the page files, frame by frame (<paramref name="feed"/>). A resident VM whose pages go with the store's
-    /// <see cref="Dispose"/> meanwhile ends it with <see cref="ObjectDisposedException"/> (the store's disposal, not the VM's fault).
+    /// the page files, frame by frame (<paramref name="feed"/>). With <paramref name="mainRam"/>, block 0's pages
+    /// are written there instead, all before the device sections go (a device's load may read guest RAM: a
+    /// virtio queue's indexes). A resident VM whose pages go with the store's <see cref="Dispose"/> meanwhile
+    /// ends it with <see cref="ObjectDisposedException"/> (the store's disposal, not the VM's fault).
     /// </summary>
-    private long WriteStream(StoredVm stored, System.IO.Stream destination, bool openReturnPath, FrameFeed? feed)
+    private long WriteStream(StoredVm stored, System.IO.Stream destination, bool openReturnPath, FrameFeed? feed, MainRamWriter? mainRam)
     {
         QemuVmState state = stored.State;
         var writer = new QemuStreamWriter(destination);
@@ -126,15 +149,16 @@ public sealed partial class QemuVmStore
         writer.WriteRamSetup(state.Ram, state.Blocks);
         writer.BeginRamSection(final: true);
         VirtualMachine? vm = stored.Vm;
-        if (vm == null) WriteFilePages(state, stored.Refs!, writer, feed!);
+        if (vm == null) WriteFilePages(state, stored.Refs!, writer, feed!, mainRam);
         else
         {
-            try { WriteResidentPages(state, vm, writer); }
+            try { WriteResidentPages(state, vm, writer, mainRam); }
             catch (GmmException e) when (e.Error == GmmError.VmDestroyed && _disposed)
             {
                 throw new ObjectDisposedException($"the store was disposed while {stored.Name} was written out (its files keep it)", e);
             }
         }
+        mainRam?.Flush();
         writer.EndRamSection();
         foreach (DeviceSection device in state.Devices) writer.WriteDeviceSection(device.Raw);
         writer.WriteEnd(state.Description);
@@ -142,8 +166,8 @@ public sealed partial class QemuVmStore
         return writer.BytesWritten;
     }
 
-    /// <summary>The pages of a resident VM, in guest order.</summary>
-    private static void WriteResidentPages(QemuVmState state, VirtualMachine vm, QemuStreamWriter writer)
+    /// <summary>The pages of a resident VM, in guest order (block 0's into <paramref name="mainRam"/> when given).</summary>
+    private static void WriteResidentPages(QemuVmState state, VirtualMachine vm, QemuStreamWriter writer, MainRamWriter? mainRam)
     {
         byte[] buffer = new byte[ReadPages * QemuStreamFormat.PageSize];
         long page = 0;
@@ -158,8 +182,13 @@ public sealed partial class QemuVmStore
                 {
                     Span<byte> data = buffer.AsSpan(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize);
                     long offset = (first + i) * QemuStreamFormat.PageSize;
-                    if (data.ContainsAnyExcept((byte)0)) writer.WritePage(b, offset, data);
-                    else writer.WriteFilledPage(b, offset, 0);
+                    bool zero = !data.ContainsAnyExcept((byte)0);
+                    if (b == 0 && mainRam != null)
+                    {
+                        if (!zero) mainRam.Write(offset, data);
+                    }
+                    else if (zero) writer.WriteFilledPage(b, offset, 0);
+                    else writer.WritePage(b, offset, data);
                 }
             }
             page += pages;
@@ -172,8 +201,9 @@ public sealed partial class QemuVmStore
     /// Zero pages first because the target QEMU checks each zero page it is sent by reading it: on its fresh
     /// RAM that maps the kernel's shared zero page for a whole huge page at once, while after the pages with
     /// content it faults page by page (measured with the zero records last: 100-170 ms more per 256 MiB guest).
+    /// With <paramref name="mainRam"/>, block 0's zero pages are its holes and its other pages go there.
     /// </summary>
-    private static void WriteFilePages(QemuVmState state, ulong[] refs, QemuStreamWriter writer, FrameFeed feed)
+    private static void WriteFilePages(QemuVmState state, ulong[] refs, QemuStreamWriter writer, FrameFeed feed, MainRamWriter? mainRam)
     {
         var blockStart = new long[state.Blocks.Count + 1];
         for (int b = 0; b < state.Blocks.Count; b++) blockStart[b + 1] = blockStart[b] + state.Blocks[b].Pages;
@@ -189,12 +219,13 @@ public sealed partial class QemuVmStore
         {
             if (refs[page] != 0) continue;
             (int block, long offset) = Where(page);
-            writer.WriteFilledPage(block, offset, 0);
+            if (block != 0 || mainRam == null) writer.WriteFilledPage(block, offset, 0);
         }
         feed.ForEachPage([MethodImpl(MethodImplOptions.AggressiveOptimization)] (page, data) =>
         {
             (int block, long offset) = Where(page);
-            writer.WritePage(block, offset, data);
+            if (block == 0 && mainRam != null) mainRam.Write(offset, data);
+            else writer.WritePage(block, offset, data);
         });
     }
 

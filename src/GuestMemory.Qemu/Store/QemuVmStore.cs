@@ -7,7 +7,8 @@ namespace GuestMemory.Qemu;
 /// migrates to it (<see cref="Receive"/>), each as a GuestMemory VM with one RAM range per QEMU RAM block
 /// and its device state kept beside it; keeps them deduplicated (page fusion in memory, each distinct
 /// content once and zstd-compressed in the folder), persists them so they survive a restart, and sends
-/// them back to a QEMU started with <c>-incoming</c> (<see cref="ResumeAsync"/>) or to another store
+/// them back to a QEMU started with <c>-incoming</c> (<see cref="ResumeAsync"/>), into a guest it starts
+/// itself, whose RAM it writes directly (<see cref="ResumeGuestAsync"/>), or to another store
 /// (<c>MoveAsync</c>). See docs/qemu-store.md.
 /// </summary>
 /// <remarks>
@@ -133,7 +134,7 @@ public sealed partial class QemuVmStore : IDisposable
         if (vm.Segment >= 0)
             lock (_lock) segmentBytes = _segments.TryGetValue(vm.Segment, out PageSegment? seg) ? seg.FileBytes : 0;
         return new StoredVmInfo(vm.Name, vm.State.Machine, vm.State.RamBytes, nonZero, alone, nonZero - alone,
-            vm.ManifestBytes + segmentBytes, vm.Vm != null, vm.State.Devices.Count);
+            vm.ManifestBytes + segmentBytes, vm.Vm != null, vm.State.Devices.Count) { MainRamBytes = vm.State.Blocks[0].Length };
     }
 
     /// <summary>

@@ -10,7 +10,11 @@ namespace GuestMemory.Qemu;
 /// <param name="FileBytes">Bytes of its files in the store folder: its manifest and the page file of the contents it brought (0 without a folder).</param>
 /// <param name="Resident">Whether its RAM is held in host memory now (a store without a folder, or one told to keep VMs resident).</param>
 /// <param name="Devices">Device sections kept.</param>
-public sealed record StoredVmInfo(string Name, string Machine, long GuestRamBytes, long NonZeroPages, long AlonePages, long SharedPages, long FileBytes, bool Resident, int Devices);
+public sealed record StoredVmInfo(string Name, string Machine, long GuestRamBytes, long NonZeroPages, long AlonePages, long SharedPages, long FileBytes, bool Resident, int Devices)
+{
+    /// <summary>Its main RAM block (QEMU's block 0: the guest's RAM, without BIOS, ROMs and video RAM), bytes: the RAM size of a guest it resumes in.</summary>
+    public long MainRamBytes { get; init; }
+}
 
 /// <summary>One VM of a <see cref="QemuVmStore"/>: its QEMU state, its pages' content references and, when resident, its GuestMemory VM.</summary>
 internal sealed class StoredVm

@@ -62,5 +62,6 @@ public sealed class FinalPages : IQemuStreamSink
     /// <summary>Pages that hold anything but zeros.</summary>
     public int NonZero => Pages.Values.Count(h => h != ZeroHash);
 
-    private static readonly string ZeroHash = Convert.ToHexString(SHA256.HashData(Zero));
+    /// <summary>The hash of a page of zeros.</summary>
+    public static readonly string ZeroHash = Convert.ToHexString(SHA256.HashData(Zero));
 }

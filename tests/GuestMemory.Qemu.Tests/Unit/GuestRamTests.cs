@@ -68,6 +68,37 @@ public sealed class GuestRamUnitTests : IDisposable
     }
 
     [Fact]
+    public void Written_pages_read_back_and_a_discarded_range_is_zero_and_costs_nothing()
+    {
+        using GuestRam ram = GuestRam.Create("unit-write", 1L << 20);
+        byte[] two = [.. Page(7), .. Page(8)];
+        ram.Write(4 * Paging.PageSize, two);
+        ram.Write(ram.Size - Paging.PageSize, Page(9));
+        Assert.Equal(3L * Paging.PageSize, ram.ResidentBytes);
+        byte[] back = new byte[two.Length];
+        ram.Read(4 * Paging.PageSize, back);
+        Assert.Equal(two, back);
+
+        ram.Discard(4 * Paging.PageSize, Paging.PageSize);
+        Assert.Equal(2L * Paging.PageSize, ram.ResidentBytes);
+        ram.Read(4 * Paging.PageSize, back);
+        Assert.True(back.AsSpan(0, Paging.PageSize).IndexOfAnyExcept((byte)0) < 0);
+        Assert.Equal(Page(8), back[Paging.PageSize..]);
+        ram.Discard(0, ram.Size);
+        Assert.Equal(0, ram.ResidentBytes);
+
+        Assert.Equal(QemuError.InvalidArgument, Assert.Throws<QemuException>(() => ram.Write(ram.Size - 1, new byte[2])).Error);
+        Assert.Equal(QemuError.InvalidArgument, Assert.Throws<QemuException>(() => ram.Write(-1, new byte[1])).Error);
+        Assert.Equal(QemuError.InvalidArgument, Assert.Throws<QemuException>(() => ram.Discard(1, Paging.PageSize)).Error);
+        Assert.Equal(QemuError.InvalidArgument, Assert.Throws<QemuException>(() => ram.Discard(0, ram.Size + Paging.PageSize)).Error);
+        Assert.Equal(QemuError.InvalidArgument, Assert.Throws<QemuException>(() => ram.Discard(Paging.PageSize, long.MaxValue)).Error);
+        Assert.Equal(0, ram.ResidentBytes);
+
+        using GuestRam readOnly = GuestRam.Open(ram.QemuPath, "unit-write");
+        Assert.Equal(QemuError.HostResourceFailed, Assert.Throws<QemuException>(() => readOnly.Write(0, Page(1))).Error);
+    }
+
+    [Fact]
     public void Bad_sizes_and_offsets_are_typed_errors_and_a_disposed_memfd_is_refused()
     {
         Assert.Equal(QemuError.InvalidArgument, Assert.Throws<QemuException>(() => GuestRam.Create("x", 1000)).Error);

@@ -37,6 +37,12 @@ public sealed class StoreCliTests : IDisposable
         Assert.Contains("bios-1", output);
         Assert.Contains("pc-i440fx-7.2", output);
 
+        // A QEMU without a memory backend (main block pc.ram) cannot become a guest of gmm's own.
+        (exit, output) = GmmCommand.Run("qemu", "resume", "bios-1", "--dir", store, "--run");
+        Assert.True(exit == 2, output);
+        Assert.Contains("InvalidArgument", output);
+        Assert.Contains("ram0", output);
+
         (exit, output) = GmmCommand.Run("qemu", "store", "delete", "bios-1", "--dir", store);
         Assert.True(exit == 0, output);
         (exit, output) = GmmCommand.Run("qemu", "store", "delete", "bios-1", "--dir", store);
@@ -69,6 +75,13 @@ public sealed class StoreCliTests : IDisposable
     [Theory]
     [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--to", "nohost")]
     [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--to", "h:70000")]
+    [InlineData("qemu", "resume", "x", "--dir", "/tmp")]
+    [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--to", "h:1", "--run")]
+    [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--to", "h:1", "--name", "g")]
+    [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--run", "--name", "no good")]
+    [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--run", "--cpus", "0")]
+    [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--run", "--duration", "-1")]
+    [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--run", "--accel", "warp")]
     [InlineData("qemu", "store", "listen", "--port", "-1")]
     [InlineData("qemu", "store", "list")]
     [InlineData("qemu", "store", "listen", "--port", "0", "--relay-to", "nohost")]

@@ -47,7 +47,7 @@ internal static class StoreOptions
     /// <summary>The JSON fields of one stored VM (for list and the arrivals of listen).</summary>
     public static IEnumerable<KeyValuePair<string, object?>> Fields(StoredVmInfo v) =>
     [
-        new("name", v.Name), new("machine", v.Machine), new("guest_ram_bytes", v.GuestRamBytes), new("nonzero_pages", v.NonZeroPages),
+        new("name", v.Name), new("machine", v.Machine), new("guest_ram_bytes", v.GuestRamBytes), new("main_ram_bytes", v.MainRamBytes), new("nonzero_pages", v.NonZeroPages),
         new("alone_pages", v.AlonePages), new("shared_pages", v.SharedPages), new("file_bytes", v.FileBytes), new("resident", v.Resident), new("devices", v.Devices),
     ];
 
