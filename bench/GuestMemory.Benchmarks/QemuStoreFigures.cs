@@ -47,8 +47,10 @@ public sealed record QemuStoreFigures
     public double QemuMigrateDowntimeMs { get; init; }
     /// <summary>Bytes host A sent host B in the live relay of the last guest (QEMU -> A -> B -> QEMU; B holds the other three).</summary>
     public long RelayLiveBytes { get; init; }
-    /// <summary>The live relay's downtime: QMP STOP at the source QEMU to RESUME at the target QEMU, ms.</summary>
+    /// <summary>The live relay's downtime, host B resuming into a guest it started as the relay began (its main RAM written into the guest's memfd): QMP STOP at the source QEMU to RESUME at the target QEMU, ms.</summary>
     public double RelayDowntimeMs { get; init; }
+    /// <summary>The same with host B resuming into a QEMU waiting on TCP (the whole RAM through the stream).</summary>
+    public double RelayStreamDowntimeMs { get; init; }
     /// <summary>Non-zero pages of all stored guests, and the distinct contents the store wrote.</summary>
     public long NonZeroPages { get; init; }
     public long SharedPages { get; init; }

@@ -60,6 +60,7 @@ internal static class BenchQemuStoreCommand
         new("qemu_migrate_bytes_per_guest_byte", Ratio(r.QemuMigrateBytes, r.RelayGuestBytes)),
         new("relay_live_bytes_per_guest_byte", Ratio(r.RelayLiveBytes, r.RelayGuestBytes)),
         new("relay_downtime_ms", r.RelayDowntimeMs),
+        new("relay_stream_downtime_ms", r.RelayStreamDowntimeMs),
         new("qemu_migrate_downtime_ms", r.QemuMigrateDowntimeMs),
         new("nonzero_pages", r.NonZeroPages),
         new("shared_pages", r.SharedPages),

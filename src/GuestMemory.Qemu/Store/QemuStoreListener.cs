@@ -15,8 +15,11 @@ public sealed record StoreArrival(string Name, string Peer, StoredVmInfo? Stored
     /// <summary>A QEMU stream this host relayed on to another store (<see cref="QemuStoreListenerOptions.RelayTo"/>), or null.</summary>
     public RelayReport? Relayed { get; init; }
 
-    /// <summary>A relayed VM this host resumed into its QEMU (<see cref="QemuStoreListenerOptions.ResumeTo"/>), or null.</summary>
+    /// <summary>A relayed VM this host resumed into its QEMU (<see cref="QemuStoreListenerOptions.ResumeTo"/>, <see cref="QemuStoreListenerOptions.ResumeGuest"/>), or null.</summary>
     public ResumeReport? Resumed { get; init; }
+
+    /// <summary>The guest this host started for a relayed VM (<see cref="QemuStoreListenerOptions.ResumeGuest"/>), or null. Whoever takes the arrival owns it; the listener ends those of arrivals nobody took.</summary>
+    public QemuGuest? Guest { get; init; }
 }
 
 /// <summary>What a <see cref="QemuStoreListener"/> does with arrivals beyond keeping them.</summary>
@@ -31,6 +34,14 @@ public sealed record QemuStoreListenerOptions
     /// <summary>Resume every VM relayed here into the QEMU waiting there with <c>-incoming tcp:</c> as soon as it has arrived (it is kept only when that fails).</summary>
     public (string Host, int Port)? ResumeTo { get; init; }
 
+    /// <summary>
+    /// Resume every VM relayed here into a guest this host starts, with the options this gives for the VM's name
+    /// and main RAM size: its QEMU starts as the relay begins, so it is up when the VM has arrived, and the VM's
+    /// main RAM is written straight into the guest's memfd (<see cref="QemuVmStore.ResumeGuestAsync"/>). The VM
+    /// is kept only when that fails; the guest comes with the arrival (<see cref="StoreArrival.Guest"/>).
+    /// </summary>
+    public Func<string, long, GuestOptions>? ResumeGuest { get; init; }
+
     /// <summary>How long a resume waits for the target QEMU to be listening and to confirm.</summary>
     public TimeSpan ResumeTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
@@ -42,6 +53,7 @@ public sealed record QemuStoreListenerOptions
             if (to is (string host, int port) && (string.IsNullOrWhiteSpace(host) || port is < 1 or > 65535))
                 throw new QemuException(QemuError.InvalidArgument, $"a host and a port of 1-65535, not {host}:{port}");
         if (ResumeTimeout <= TimeSpan.Zero) throw new QemuException(QemuError.InvalidArgument, "the resume timeout must be positive");
+        if (ResumeTo != null && ResumeGuest != null) throw new QemuException(QemuError.InvalidArgument, "relayed VMs resume into a waiting QEMU or into guests of this host's, not both");
     }
 }
 
@@ -54,7 +66,7 @@ public sealed record QemuStoreListenerOptions
 /// </summary>
 /// <remarks>Threads: the accept loop and one task per connection; the outcomes go through a channel.
 /// The store does its own locking. <see cref="DisposeAsync"/> stops accepting, closes the open
-/// connections (their VMs are not kept) and waits for their tasks.</remarks>
+/// connections (their VMs are not kept), waits for their tasks and ends the guests of arrivals nobody took.</remarks>
 public sealed class QemuStoreListener : IAsyncDisposable
 {
     /// <summary>The first 4 bytes of a move from another store.</summary>
@@ -157,9 +169,9 @@ public sealed class QemuStoreListener : IAsyncDisposable
                 }
                 if (magic.AsSpan().SequenceEqual(QemuVmStore.RelayMagic))
                 {
-                    (StoredVmInfo? kept, ResumeReport? resumed) = _store.ReceiveRelay(stream, _options.ResumeTo, _options.ResumeTimeout);
+                    (StoredVmInfo? kept, ResumeReport? resumed, QemuGuest? guest) = _store.ReceiveRelay(stream, _options.ResumeTo, _options.ResumeTimeout, _options.ResumeGuest);
                     name = kept?.Name ?? resumed!.Name;
-                    _arrivals.Writer.TryWrite(new StoreArrival(name, peer, kept, null, clock.Elapsed) { Resumed = resumed });
+                    _arrivals.Writer.TryWrite(new StoreArrival(name, peer, kept, null, clock.Elapsed) { Resumed = resumed, Guest = guest });
                     return;
                 }
                 name = _names();
@@ -192,6 +204,8 @@ public sealed class QemuStoreListener : IAsyncDisposable
         lock (_sessionsLock) sessions = [.. _sessions];
         await Task.WhenAll(sessions).ConfigureAwait(false);
         _arrivals.Writer.TryComplete();
+        while (_arrivals.Reader.TryRead(out StoreArrival? untaken))
+            if (untaken.Guest != null) await untaken.Guest.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }
 }

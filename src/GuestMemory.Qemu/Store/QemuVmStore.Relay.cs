@@ -98,16 +98,29 @@ public sealed partial class QemuVmStore
     /// <summary>
     /// Receives a live relay (the listener calls this after the <c>GQRL</c> magic): the VM's layout, its RAM with
     /// the core's migration protocol, then its device state; then resumes it into the QEMU at
-    /// <paramref name="resumeTo"/> (and does not keep it), or keeps it. Answers the relay with the outcome.
+    /// <paramref name="resumeTo"/>, or into a guest this host starts with the options <paramref name="resumeGuest"/>
+    /// gives for the VM's name and main RAM size — started as the relay begins, so its QEMU is up when the VM
+    /// has arrived, and the VM's main RAM is written into its memfd (<see cref="ResumeGuestAsync"/>) — and does not
+    /// keep it; or keeps it. Answers the relay with the outcome.
     /// </summary>
-    /// <returns>The stored VM (null when resumed) and the resume's report (null when stored).</returns>
+    /// <returns>The stored VM (null when resumed), the resume's report (null when stored) and the guest it was resumed in (with <paramref name="resumeGuest"/>; the caller owns it).</returns>
     /// <exception cref="QemuException"><see cref="QemuError.StoreCorrupt"/>, <see cref="QemuError.StoredVmExists"/>, <see cref="QemuError.InvalidArgument"/>;
-    /// the resume's errors (the VM is then kept, so nothing is lost); the migration's <see cref="GmmException"/> (nothing kept).</exception>
-    public (StoredVmInfo? Stored, ResumeReport? Resumed) ReceiveRelay(System.IO.Stream connection, (string Host, int Port)? resumeTo, TimeSpan resumeTimeout)
+    /// <see cref="QemuError.RelayFailed"/> when the resume failed (the VM is then kept, so nothing is lost); the migration's <see cref="GmmException"/> (nothing kept).</exception>
+    public (StoredVmInfo? Stored, ResumeReport? Resumed, QemuGuest? Guest) ReceiveRelay(System.IO.Stream connection, (string Host, int Port)? resumeTo, TimeSpan resumeTimeout,
+        Func<string, long, GuestOptions>? resumeGuest = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
+        if (resumeTo != null && resumeGuest != null) throw new QemuException(QemuError.InvalidArgument, "a relay resumes into a waiting QEMU or into a guest of this host's, not both");
         (string name, QemuVmState layout) = ReadPreamble(connection);
         Reserve(name);
+        var clock = Stopwatch.StartNew();
+        GuestTarget? guest = null;
+        QemuException? cannotStart = null;
+        if (resumeGuest != null)
+        {
+            try { guest = GuestTarget.Start(name, layout, resumeGuest(name, layout.Blocks[0].Length), CancellationToken.None); }
+            catch (QemuException e) { cannotStart = e; } // the VM is received and kept all the same
+        }
         VirtualMachine? vm = null;
         try
         {
@@ -122,25 +135,31 @@ public sealed partial class QemuVmStore
             (string tailName, QemuVmState state) = ReadPreamble(connection);
             if (tailName != name || state.Machine != layout.Machine || !state.Blocks.SequenceEqual(layout.Blocks))
                 throw new QemuException(QemuError.StoreCorrupt, $"relay {name}: the device state that followed names {tailName} with another layout");
-            if (resumeTo is (string host, int port))
+            if (resumeTo != null || resumeGuest != null)
             {
+                string where = resumeTo is (string host, int port) ? $"{host}:{port}" : "a guest of this host's";
                 try
                 {
-                    ResumeReport resumed = ResumeCoreAsync(new StoredVm(name, state, null, vm, -1, 0), host, port, resumeTimeout, CancellationToken.None).GetAwaiter().GetResult();
+                    var arrived = new StoredVm(name, state, null, vm, -1, 0);
+                    (ResumeReport resumed, QemuGuest? started) = resumeTo is (string h, int p)
+                        ? (ResumeCoreAsync(arrived, h, p, resumeTimeout, CancellationToken.None).GetAwaiter().GetResult(), null)
+                        : guest != null
+                            ? ResumeGuest(guest, arrived, clock)
+                            : throw new QemuException(cannotStart!.Error, cannotStart.Message, cannotStart);
                     vm.Dispose();
-                    WriteVerdict(connection, $"resumed at {host}:{port}");
-                    return (null, resumed);
+                    WriteVerdict(connection, started != null ? $"resumed as guest {started.Name}" : $"resumed at {where}");
+                    return (null, resumed, started);
                 }
                 catch (QemuException e)
                 {
                     Keep(name, state, vm);
-                    WriteVerdict(connection, $"kept: the resume at {host}:{port} failed: {e.Message}", failed: true);
-                    throw new QemuException(QemuError.RelayFailed, $"relay {name} arrived but its resume at {host}:{port} failed; it is kept in the store: {e.Message}", e);
+                    WriteVerdict(connection, $"kept: the resume at {where} failed: {e.Message}", failed: true);
+                    throw new QemuException(QemuError.RelayFailed, $"relay {name} arrived but its resume at {where} failed; it is kept in the store: {e.Message}", e);
                 }
             }
             Keep(name, state, vm);
             WriteVerdict(connection, "stored");
-            return (List().Single(v => v.Name == name), null);
+            return (List().Single(v => v.Name == name), null, null);
         }
         catch (Exception e) when (e is not QemuException { Error: QemuError.RelayFailed })
         {
@@ -150,6 +169,13 @@ public sealed partial class QemuVmStore
         finally
         {
             Unreserve(name);
+            guest?.DisposeAsync().AsTask().GetAwaiter().GetResult(); // ends a guest no resume took
+        }
+
+        (ResumeReport, QemuGuest?) ResumeGuest(GuestTarget target, StoredVm arrived, Stopwatch started)
+        {
+            ResumedGuest r = target.ResumeAsync(this, arrived, null, started, CancellationToken.None).GetAwaiter().GetResult();
+            return (r.Report, r.Guest);
         }
     }
 

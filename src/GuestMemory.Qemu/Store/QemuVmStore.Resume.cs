@@ -58,7 +58,7 @@ public sealed partial class QemuVmStore
     /// from then on) and waits for its verdict. With <paramref name="mainRam"/>, the main RAM block goes into
     /// the target's RAM directly and the stream carries the other blocks and the devices.
     /// </summary>
-    private async Task<ResumeReport> SendAsync(StoredVm stored, Socket socket, string target, FrameFeed? feed, MainRamWriter? mainRam, TimeSpan timeout, Stopwatch clock, CancellationToken cancel)
+    internal async Task<ResumeReport> SendAsync(StoredVm stored, Socket socket, string target, FrameFeed? feed, MainRamWriter? mainRam, TimeSpan timeout, Stopwatch clock, CancellationToken cancel)
     {
         string name = stored.Name;
         using var stream = new NetworkStream(socket, ownsSocket: true);
@@ -83,7 +83,7 @@ public sealed partial class QemuVmStore
     /// Connects to the target QEMU, trying again every 5 ms while nothing listens there yet (a QEMU just
     /// started opens its <c>-incoming</c> port or socket a moment later), until <paramref name="timeout"/>.
     /// </summary>
-    private static async Task<Socket> ConnectAsync(EndPoint endpoint, string target, TimeSpan timeout, CancellationToken cancel)
+    internal static async Task<Socket> ConnectAsync(EndPoint endpoint, string target, TimeSpan timeout, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
         while (true)

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 
 namespace GuestMemory.Qemu;
 
@@ -29,59 +28,25 @@ public sealed partial class QemuVmStore
     /// </summary>
     /// <exception cref="QemuException"><see cref="QemuError.StoredVmNotFound"/>; <see cref="QemuError.InvalidArgument"/> when the options set
     /// <see cref="GuestOptions.Incoming"/> or their RAM size is not the VM's main RAM block, or the VM's main block is not a memory backend's
-    /// (<c>ram0</c>, as GuestMemory's guests have); <see cref="QemuError.ResumeRefused"/> (other devices: QEMU's log says which);
+    /// (<c>ram0</c>, as GuestMemory's guests have); <see cref="QemuError.ResumeRefused"/> (other devices: QEMU's own words say which);
     /// what <see cref="QemuGuest.StartAsync"/> throws; <see cref="QemuError.Timeout"/> (<see cref="GuestOptions.BootTimeout"/>); <see cref="QemuError.StoreCorrupt"/>.
     /// Nothing it started is left running on failure.</exception>
     /// <exception cref="ObjectDisposedException">The store was disposed before or while a resident VM was sent.</exception>
     public async Task<ResumedGuest> ResumeGuestAsync(string name, GuestOptions options, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Incoming != null) throw new QemuException(QemuError.InvalidArgument, "a guest resume sets the incoming URI itself: leave GuestOptions.Incoming unset");
-        options.Validate();
         ObjectDisposedException.ThrowIf(_disposed, this);
         StoredVm stored = Acquire(name);
-        string? folder = null;
-        QemuGuest? guest = null;
         try
         {
-            RamBlock main = stored.State.Blocks[0];
-            if (main.Id != MainBlockId || main.Length != options.RamBytes)
-                throw new QemuException(QemuError.InvalidArgument, $"stored VM {name}'s main RAM is block {main.Id} of {main.Length >> 20} MiB; a guest resume needs block {MainBlockId} (a memory backend's, as GuestMemory's guests have) of the options' {options.RamBytes >> 20} MiB");
             var clock = Stopwatch.StartNew();
+            await using GuestTarget target = GuestTarget.Start(name, stored.State, options, cancel);
             using FrameFeed? feed = stored.Vm == null ? new FrameFeed(stored.Refs!, SegmentByNumber, GuestResumeAhead) : null;
-            folder = Directory.CreateTempSubdirectory("gmm-resume-").FullName;
-            string socketPath = Path.Combine(folder, "incoming.sock");
-            guest = await QemuGuest.StartAsync(options with { Incoming = $"unix:{socketPath}" }, cancel).ConfigureAwait(false);
-            string target = $"the QEMU of guest {options.Name}";
-            Socket socket = await ConnectAsync(new UnixDomainSocketEndPoint(socketPath), target, options.BootTimeout, cancel).ConfigureAwait(false);
-            MainRamWriter? mainRam = guest.Ram != null ? new MainRamWriter(guest.Ram, main.Length) : null;
-            ResumeReport report;
-            try { report = await SendAsync(stored, socket, target, feed, mainRam, options.BootTimeout, clock, cancel).ConfigureAwait(false); }
-            catch (QemuException e) when (e.Error == QemuError.ResumeRefused)
-            {
-                // This QEMU is ours: its own words say which device differs.
-                try { await guest.Exited.WaitAsync(TimeSpan.FromSeconds(5), cancel).ConfigureAwait(false); }
-                catch (TimeoutException) { /* it refused without exiting: what it said so far */ }
-                throw new QemuException(QemuError.ResumeRefused, $"guest {options.Name} did not take stored VM {name}: {guest.LastWords()}", e);
-            }
-            var resumed = new ResumedGuest(guest, report);
-            guest = null;
-            return resumed;
+            return await target.ResumeAsync(this, stored, feed, clock, cancel).ConfigureAwait(false);
         }
         finally
         {
-            if (guest != null) await guest.DisposeAsync().ConfigureAwait(false);
-            if (folder != null) TryDeleteFolder(folder);
             Release(stored);
         }
-    }
-
-    /// <summary>The RAM block of a guest whose RAM is a memory backend with id <c>ram0</c> (GuestMemory's guests).</summary>
-    private const string MainBlockId = "ram0";
-
-    private static void TryDeleteFolder(string folder)
-    {
-        try { Directory.Delete(folder, recursive: true); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* a temporary folder: the system's cleaning takes it */ }
     }
 }

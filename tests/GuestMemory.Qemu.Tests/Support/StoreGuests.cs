@@ -29,6 +29,20 @@ public static class StoreGuests
         return (await QemuGuest.StartAsync(options), port);
     }
 
+    /// <summary>Pages of a guest's memfd that hold memory on the host (allocated) but only zeros: what a resume need not have made resident.</summary>
+    public static long ResidentZeroPages(GuestRam ram)
+    {
+        long zero = 0;
+        byte[] buffer = new byte[QemuStreamFormat.PageSize];
+        for (long offset = 0; ram.NextData(offset) is (long start, long end); offset = end)
+            for (long page = start; page < end; page += QemuStreamFormat.PageSize)
+            {
+                ram.Read(page, buffer);
+                if (!buffer.AsSpan().ContainsAnyExcept((byte)0)) zero++;
+            }
+        return zero;
+    }
+
     /// <summary>The SHA-256 of each page of a guest's memfd RAM (QEMU's pc.ram block).</summary>
     public static Dictionary<long, string> RamPages(GuestRam ram)
     {

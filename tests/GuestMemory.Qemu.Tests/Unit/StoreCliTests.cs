@@ -86,6 +86,9 @@ public sealed class StoreCliTests : IDisposable
     [InlineData("qemu", "store", "list")]
     [InlineData("qemu", "store", "listen", "--port", "0", "--relay-to", "nohost")]
     [InlineData("qemu", "store", "listen", "--port", "0", "--resume-to", "h:0")]
+    [InlineData("qemu", "store", "listen", "--port", "0", "--resume-to", "h:1", "--resume-here")]
+    [InlineData("qemu", "store", "listen", "--port", "0", "--cpus", "2")]
+    [InlineData("qemu", "store", "listen", "--port", "0", "--resume-here", "--cpus", "99")]
     public void A_bad_option_is_one_short_line_and_exit_1(params string[] args)
     {
         (int exit, string output) = GmmCommand.Run(args);

@@ -43,14 +43,34 @@ internal static class QemuStoreCommand
         Option<bool> json = BenchCommand.JsonOption();
         Option<string> relayTo = StoreOptions.To("Relay each QEMU migration live to the store listening there (host A of QEMU -> A -> B -> QEMU) instead of keeping it, HOST:PORT", "--relay-to", required: false);
         Option<string> resumeTo = StoreOptions.To("Resume each VM relayed here into the QEMU waiting there with -incoming tcp:HOST:PORT as soon as it arrived (kept only if that fails)", "--resume-to", required: false);
+        var resumeHere = new Option<bool>("--resume-here") { Description = "Resume each VM relayed here into a guest of this process (RAM in a memfd it owns, its QEMU started as the relay begins); the guests run until the listener ends" };
+        var cpus = new Option<int>("--cpus") { Description = "With --resume-here: the guests' virtual CPUs (as their source QEMU had)", DefaultValueFactory = _ => 1 }.Within(1, 16);
+        var setup = new QemuCommand.GuestSetup();
         var listen = new Command("listen", "Take QEMU VMs migrated here (migrate -d tcp:HOST:PORT) and keep them, or relay them live; one line per arrival")
-            { port, address, dir, resident, count, prefix, readyFile, relayTo, resumeTo, hostMib, json };
-        listen.SetCancellableRun((p, cancel) => RunListen(p.GetValue(port), IPAddress.Parse(p.GetValue(address)!), p.GetValue(dir), p.GetValue(resident),
-            p.GetValue(count), p.GetValue(prefix)!, p.GetValue(readyFile), new QemuStoreListenerOptions
+            { port, address, dir, resident, count, prefix, readyFile, relayTo, resumeTo, resumeHere, cpus, hostMib, json };
+        setup.AddTo(listen);
+        listen.Validators.Add(r =>
+        {
+            if (r.GetValue(resumeHere) && r.GetResult(resumeTo) is { Implicit: false }) r.AddError("--resume-to and --resume-here exclude each other: relayed VMs resume into a waiting QEMU or into guests of this process");
+            if (!r.GetValue(resumeHere) && r.GetResult(cpus) is { Implicit: false }) r.AddError("--cpus goes with --resume-here");
+        });
+        listen.SetCancellableRun((p, cancel) =>
+        {
+            Func<string, long, GuestOptions>? resumeGuest = null;
+            if (p.GetValue(resumeHere))
             {
-                RelayTo = p.GetValue(relayTo) is string r ? StoreOptions.HostPort(r) : null,
-                ResumeTo = p.GetValue(resumeTo) is string t ? StoreOptions.HostPort(t) : null,
-            }, p.GetValue(hostMib), p.GetValue(json), cancel));
+                (GuestKernel kernel, GuestImage? image, string? initrd, Accelerator accelerator) = setup.Resolve(p);
+                int n = p.GetValue(cpus);
+                resumeGuest = (name, ram) => new GuestOptions { Name = name, RamBytes = ram, Cpus = n, Kernel = kernel, Image = image, CustomInitrd = initrd, Accelerator = accelerator };
+            }
+            return RunListen(p.GetValue(port), IPAddress.Parse(p.GetValue(address)!), p.GetValue(dir), p.GetValue(resident),
+                p.GetValue(count), p.GetValue(prefix)!, p.GetValue(readyFile), new QemuStoreListenerOptions
+                {
+                    RelayTo = p.GetValue(relayTo) is string r ? StoreOptions.HostPort(r) : null,
+                    ResumeTo = p.GetValue(resumeTo) is string t ? StoreOptions.HostPort(t) : null,
+                    ResumeGuest = resumeGuest,
+                }, p.GetValue(hostMib), p.GetValue(json), cancel);
+        });
         return listen;
     }
 
@@ -62,6 +82,7 @@ internal static class QemuStoreCommand
         using GlobalMemoryManager gmm = StoreOptions.Gmm(hostMib);
         using QemuVmStore store = QemuVmStore.Open(gmm, new QemuStoreOptions { Directory = dir, KeepResident = resident });
         QemuStoreListener listener = QemuStoreListener.Start(store, address, port, () => store.NextName(prefix), options);
+        var guests = new List<QemuGuest>(); // relayed VMs resumed here (--resume-here): they run until the listener ends
         try
         {
             if (ready != null)
@@ -93,8 +114,10 @@ internal static class QemuStoreCommand
                 }
                 if (a.Resumed is ResumeReport resumedVm)
                 {
+                    if (a.Guest != null) guests.Add(a.Guest);
                     if (json) CliJson.WriteOut(CliJson.Result("qemu store listen", JsonFields.Object([new("resumed", resumedVm.Name), new("peer", a.Peer), new("bytes", resumedVm.BytesSent),
-                        new("resume_seconds", resumedVm.Elapsed.TotalSeconds), new("seconds", a.Elapsed.TotalSeconds)])), oneLine: true);
+                        new("resume_seconds", resumedVm.Elapsed.TotalSeconds), new("seconds", a.Elapsed.TotalSeconds), new("guest", a.Guest?.Name), new("qemu_pid", a.Guest?.Pid)])), oneLine: true);
+                    else if (a.Guest != null) CliConsole.Out.Line($"resumed {resumedVm.Name} (relayed from {a.Peer}) as guest {a.Guest.Name} (QEMU pid {a.Guest.Pid}) in {resumedVm.Elapsed.TotalSeconds:0.00} s, its main RAM written into the guest's memfd ({StoreOptions.Mib(resumedVm.BytesSent)} of stream)");
                     else CliConsole.Out.Line($"resumed {resumedVm.Name} (relayed from {a.Peer}) into its QEMU in {resumedVm.Elapsed.TotalSeconds:0.00} s ({StoreOptions.Mib(resumedVm.BytesSent)} of stream)");
                     continue;
                 }
@@ -109,6 +132,7 @@ internal static class QemuStoreCommand
         finally
         {
             listener.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            foreach (QemuGuest g in guests) g.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 
