@@ -23,8 +23,8 @@ public sealed partial class QemuVmStore
     /// <summary>
     /// The live path: takes the stream of a QEMU that migrates a running guest here and moves the VM on, while
     /// it arrives, to the store at <paramref name="host"/>:<paramref name="port"/> with GuestMemory's own
-    /// protocol (content references: pages whose content the target holds are not sent). Once every page has
-    /// arrived once (QEMU's bulk stage), pre-copy passes to the target carry what has arrived; the move's
+    /// protocol (content references: pages whose content the target holds are not sent). Once half the pages
+    /// have arrived (QEMU's bulk stage is half over), pre-copy passes to the target carry what has arrived; the move's
     /// final pass waits for QEMU's stream to end (QEMU stops the guest for its own final pass) and carries
     /// what came since; the device state follows, and the target store keeps the VM or resumes it into its
     /// QEMU (<see cref="QemuStoreListenerOptions.ResumeTo"/>). Nothing of the VM stays here.
@@ -42,8 +42,8 @@ public sealed partial class QemuVmStore
         if (port is < 1 or > 65535) throw new QemuException(QemuError.InvalidArgument, $"a port is 1-65535, not {port}");
         ObjectDisposedException.ThrowIf(_disposed, this);
         var receiver = new VmReceiver(Gmm, (_, blocks) => VmOptionsFor(name, blocks));
-        var bulkDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        receiver.AllPagesSeen += () => bulkDone.TrySetResult();
+        var halfSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        receiver.HalfPagesSeen += () => halfSeen.TrySetResult();
         var listed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         receiver.BlocksListed += () => listed.TrySetResult();
         // The target store first: if it cannot be reached, QEMU's connection closes at once and its migration fails
@@ -64,12 +64,12 @@ public sealed partial class QemuVmStore
         }, cancel, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
-            // The layout goes as soon as QEMU listed its blocks (so the target never waits for a first byte), the RAM
-            // once every page arrived once.
+            // The layout goes as soon as QEMU listed its blocks (so the target never waits for a first byte, and a target
+            // that resumes into a guest of its own starts its QEMU), the RAM once half the pages arrived (see VmReceiver.HalfPagesSeen).
             await Task.WhenAny(listed.Task, reading).ConfigureAwait(false);
             if (reading.IsFaulted || reading.IsCanceled) await reading.ConfigureAwait(false); // the stream's own error
             WritePreamble(connection, RelayMagic, name, receiver.PartialState);
-            await Task.WhenAny(bulkDone.Task, reading).ConfigureAwait(false);
+            await Task.WhenAny(halfSeen.Task, reading).ConfigureAwait(false);
             if (reading.IsFaulted || reading.IsCanceled) await reading.ConfigureAwait(false);
             VirtualMachine vm = receiver.Vm!;
             // The move's writers are the stream's page records: "paused" once QEMU's stream has ended.

@@ -43,17 +43,19 @@ internal sealed class VmReceiver : IQemuStreamSink
     public event Action? FinalPassBegan;
 
     /// <summary>
-    /// Raised (on the reader's thread) once every page of every block has arrived at least once: QEMU's
-    /// first pass (its bulk stage) is over, and what follows are pages the guest dirtied since. A live relay
-    /// starts moving the VM on from here.
+    /// Raised (on the reader's thread) once half of the pages of all blocks have arrived at least once: QEMU's
+    /// first pass (its bulk stage, in address order) is half over. A live relay starts moving the VM on from
+    /// here: the move's first pass walks the VM in the same order several times as fast as QEMU sends it, so it
+    /// reaches the last pages about when they arrive (started at the bulk stage's end, the whole first pass fell
+    /// in the guest's downtime, as QEMU stops an idle guest right after it).
     /// </summary>
-    public event Action? AllPagesSeen;
+    public event Action? HalfPagesSeen;
 
     /// <summary>Raised (on the reader's thread) once the ram section listed the blocks and the VM exists: <see cref="PartialState"/> is known.</summary>
     public event Action? BlocksListed;
 
     private System.Collections.BitArray? _seen;
-    private long _unseen;
+    private long _unseen, _raiseAt;
 
     public void Configuration(ReadOnlySpan<byte> raw, string machine)
     {
@@ -76,21 +78,22 @@ internal sealed class VmReceiver : IQemuStreamSink
             if (i > 0) vm.Memory.RegisterRam(address, (ulong)blocks[i].Length, blocks[i].Id);
             address += (ulong)blocks[i].Length;
         }
-        // Only a relay asks when every page arrived; a plain receive keeps no bitmap. A relay of over 8 TiB
+        // Only a relay asks when half the pages arrived; a plain receive keeps no bitmap. A relay of over 8 TiB
         // waits for the stream's end instead.
         _unseen = (long)(address / QemuStreamFormat.PageSize);
-        _seen = AllPagesSeen != null && _unseen <= int.MaxValue ? new System.Collections.BitArray((int)_unseen) : null;
+        _seen = HalfPagesSeen != null && _unseen <= int.MaxValue ? new System.Collections.BitArray((int)_unseen) : null;
+        _raiseAt = _unseen / 2;
         BlocksListed?.Invoke();
     }
 
-    /// <summary>Counts a page's first arrival; raises <see cref="AllPagesSeen"/> at the last one.</summary>
+    /// <summary>Counts a page's first arrival; raises <see cref="HalfPagesSeen"/> when half are seen.</summary>
     private void Seen(ulong address)
     {
-        if (_seen == null || _unseen == 0) return; // no relay, or every page seen already
+        if (_seen == null || _unseen == _raiseAt) return; // no relay, or half seen already
         int page = (int)(address / QemuStreamFormat.PageSize);
         if (_seen[page]) return;
         _seen[page] = true;
-        if (--_unseen == 0) AllPagesSeen?.Invoke();
+        if (--_unseen == _raiseAt) HalfPagesSeen?.Invoke();
     }
 
     public void RamSectionBegin(bool final)

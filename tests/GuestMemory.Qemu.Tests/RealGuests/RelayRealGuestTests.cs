@@ -76,7 +76,7 @@ public sealed class RelayRealGuestTests(ITestOutputHelper output)
             Assert.NotNull(stopped);
             DateTimeOffset resumed = await ResumedAsync(target);
             TimeSpan downtime = resumed - stopped.Value;
-            output.WriteLine($"downtime (source STOP to target RESUME): {downtime.TotalMilliseconds:0} ms");
+            output.WriteLine($"downtime (source STOP to target RESUME): {downtime.TotalMilliseconds:0} ms; STOP {stopped.Value.UtcDateTime:HH:mm:ss.fff} RESUME {resumed.UtcDateTime:HH:mm:ss.fff}");
             Assert.InRange(downtime, TimeSpan.Zero, Long);
         }
         finally
