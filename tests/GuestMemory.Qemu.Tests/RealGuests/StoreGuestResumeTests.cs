@@ -6,7 +6,7 @@ namespace GuestMemory.Qemu.Tests.RealGuests;
 
 /// <summary>
 /// A stored real guest resumed into a guest the store starts itself (<see cref="QemuVmStore.ResumeGuestAsync"/>):
-/// its main RAM goes straight into the new guest's memfd, from the page files and from a resident copy. The
+/// its main RAM goes straight into the new guest's memfd, from the page files and from a resident copy (and, for a guest on anonymous RAM, through the stream). The
 /// resumed RAM is, page for page, what the store holds; the memfd holds exactly the pages with content (zero
 /// pages stay holes, but for the few QEMU reads while it loads the devices); once
 /// continued the guest's heartbeat counts on from where it stopped. <c>gmm qemu resume --run</c> does the same.
@@ -42,17 +42,23 @@ public sealed class StoreGuestResumeTests
         FinalPages stored = FinalPages.Of(written);
         long mainPagesWithContent = stored.Pages.Count(p => p.Key.Block == "ram0" && p.Value != FinalPages.ZeroHash);
 
-        foreach ((QemuVmStore store, string how) in new[] { (onDisk, "files"), (resident, "resident") })
+        foreach ((QemuVmStore store, string how, GuestRamBacking backing) in new[] { (onDisk, "files", GuestRamBacking.Memfd), (resident, "resident", GuestRamBacking.Memfd), (onDisk, "anonymous", GuestRamBacking.Anonymous) })
         {
-            ResumedGuest resumed = await store.ResumeGuestAsync("guest", RealGuestFixture.Options($"rg-{how}", RamBytes) with { ExtraArguments = ["-S"] }, Cancel);
+            GuestOptions options = RealGuestFixture.Options($"rg-{how}", RamBytes) with { ExtraArguments = ["-S"], RamBacking = backing };
+            ResumedGuest resumed = await store.ResumeGuestAsync("guest", options, Cancel);
             await using QemuGuest target = resumed.Guest;
-            Assert.True(resumed.Report.BytesSent < RamBytes / 4, $"{how}: the main RAM went into the memfd, not the stream ({resumed.Report.BytesSent} bytes sent)");
-            // QEMU's load of the device state reads a few zero pages of guest RAM (virtio queues' indexes; a read
-            // of a hole in shared memory allocates it): 3 pages of a 128 MiB guest were seen.
-            long residentPages = target.Ram!.ResidentPages;
-            Assert.InRange(residentPages, mainPagesWithContent, mainPagesWithContent + 64);
-            foreach ((long offset, string hash) in StoreGuests.RamPages(target.Ram))
-                Assert.True(stored.Pages[("ram0", offset)] == hash, $"{how}: page at {offset:x} differs from the stored one");
+            if (backing == GuestRamBacking.Anonymous)
+                Assert.True(resumed.Report.BytesSent > mainPagesWithContent * QemuStreamFormat.PageSize, $"{how}: RAM this process does not own goes through the stream");
+            else
+            {
+                Assert.True(resumed.Report.BytesSent < RamBytes / 4, $"{how}: the main RAM went into the memfd, not the stream ({resumed.Report.BytesSent} bytes sent)");
+                // QEMU's load of the device state reads a few zero pages of guest RAM (virtio queues' indexes; a read
+                // of a hole in shared memory allocates it): 3 pages of a 128 MiB guest were seen.
+                long residentPages = target.Ram!.ResidentPages;
+                Assert.InRange(residentPages, mainPagesWithContent, mainPagesWithContent + 64);
+                foreach ((long offset, string hash) in StoreGuests.RamPages(target.Ram))
+                    Assert.True(stored.Pages[("ram0", offset)] == hash, $"{how}: page at {offset:x} differs from the stored one");
+            }
 
             await target.Qmp.ContAsync(Cancel);
             long heartbeatAfter = await target.RequireShell().HeartbeatAsync(Cancel);

@@ -99,6 +99,37 @@ public sealed class GuestRamUnitTests : IDisposable
     }
 
     [Fact]
+    public void A_resume_writer_empties_the_RAM_and_leaves_exactly_the_pages_it_was_given()
+    {
+        using GuestRam ram = GuestRam.Create("unit-main", 4L << 20);
+        ram.Write(100 * Paging.PageSize, Page(1)); // what a QEMU put there while it started
+        Assert.Equal(QemuError.ResumeRefused, Assert.Throws<QemuException>(() => new MainRamWriter(ram, 2L << 20)).Error);
+        Assert.Equal(Paging.PageSize, ram.ResidentBytes); // a refused writer changed nothing
+
+        var writer = new MainRamWriter(ram, ram.Size);
+        Assert.Equal(0, ram.ResidentBytes);
+        var want = new Dictionary<long, byte[]>();
+        var random = new Random(17);
+        // A run longer than the writer gathers, gaps, and pages out of order, as page files give them.
+        long[] pages = [.. Enumerable.Range(10, 600), 5, 700, 3, 1023, 4, 900];
+        foreach (long p in pages)
+        {
+            byte[] content = Page(random.Next());
+            want[p] = content;
+            writer.Write(p * Paging.PageSize, content);
+        }
+        writer.Flush();
+        Assert.Equal(want.Count * (long)Paging.PageSize, ram.ResidentBytes);
+        byte[] back = new byte[Paging.PageSize];
+        for (long p = 0; p < ram.Pages; p++)
+        {
+            ram.Read(p * Paging.PageSize, back);
+            if (want.TryGetValue(p, out byte[]? content)) Assert.Equal(content, back);
+            else Assert.True(back.AsSpan().IndexOfAnyExcept((byte)0) < 0, $"page {p} should be zero");
+        }
+    }
+
+    [Fact]
     public void Bad_sizes_and_offsets_are_typed_errors_and_a_disposed_memfd_is_refused()
     {
         Assert.Equal(QemuError.InvalidArgument, Assert.Throws<QemuException>(() => GuestRam.Create("x", 1000)).Error);
