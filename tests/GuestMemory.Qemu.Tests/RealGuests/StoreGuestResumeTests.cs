@@ -67,6 +67,12 @@ public sealed class StoreGuestResumeTests
         }
         Assert.Single(onDisk.List());
 
+        // A guest without the source's balloon device: its QEMU refuses the stream and says which device.
+        QemuException refused = await Assert.ThrowsAsync<QemuException>(() => onDisk.ResumeGuestAsync("guest", RealGuestFixture.Options("rg-nodev", RamBytes) with { Balloon = null }, Cancel));
+        Assert.Equal(QemuError.ResumeRefused, refused.Error);
+        Assert.Contains("balloon", refused.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(RunDirectory.FindGuests("rg-nodev"));
+
         // The same from the command line, beside this process's open store (a resume only reads the folder).
         GuestKernel kernel = QemuPrerequisites.Get().Kernel;
         (int exit, string output) = GmmCommand.Run("qemu", "resume", "guest", "--dir", files.Folder, "--run", "--name", "rg-cli", "--duration", "1", "--json",
