@@ -79,6 +79,7 @@ public sealed class StoreCliTests : IDisposable
     [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--to", "h:1", "--run")]
     [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--to", "h:1", "--name", "g")]
     [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--run", "--name", "no good")]
+    [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--to", "h:1", "--accel", "tcg")]
     [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--run", "--cpus", "0")]
     [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--run", "--duration", "-1")]
     [InlineData("qemu", "resume", "x", "--dir", "/tmp", "--run", "--accel", "warp")]

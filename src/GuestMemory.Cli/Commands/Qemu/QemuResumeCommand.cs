@@ -32,8 +32,9 @@ internal static class QemuResumeCommand
         {
             bool toGiven = r.GetResult(to) is { Implicit: false }, runGiven = r.GetValue(run);
             if (toGiven == runGiven) r.AddError("give either --to HOST:PORT (a QEMU waiting for the VM) or --run (a guest of gmm's own)");
-            if (!runGiven && (r.GetResult(guestName) is { Implicit: false } || r.GetResult(cpus) is { Implicit: false } || r.GetResult(seconds) is { Implicit: false }))
-                r.AddError("--name, --cpus and --duration go with --run");
+            Option[] runOnly = [guestName, cpus, seconds, setup.Kernel, setup.Initrd, setup.Modules, setup.Accel];
+            if (!runGiven && runOnly.Any(o => r.GetResult(o) is { Implicit: false }))
+                r.AddError("--name, --cpus, --duration, --kernel, --initrd, --modules and --accel go with --run");
             if (r.GetValue(guestName) is string n && !GuestOptions.IsValidName(n)) r.AddError($"--name must be 1-32 of letters, digits, '-' and '_', not '{n}'");
         });
         resume.SetAction(async (p, cancel) =>
