@@ -30,7 +30,7 @@ internal sealed class GuestTarget : IAsyncDisposable
     }
 
     /// <summary>Checks that a guest of <paramref name="options"/> can take VM <paramref name="name"/> of <paramref name="state"/> and starts its QEMU.</summary>
-    /// <exception cref="QemuException"><see cref="QemuError.InvalidArgument"/> (see <see cref="QemuVmStore.ResumeGuestAsync"/>).</exception>
+    /// <exception cref="QemuException"><see cref="QemuError.InvalidArgument"/> (see <see cref="QemuVmStore.ResumeGuestAsync"/>); <see cref="QemuError.HostResourceFailed"/> (no temporary folder).</exception>
     public static GuestTarget Start(string name, QemuVmState state, GuestOptions options, CancellationToken cancel)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -39,7 +39,13 @@ internal sealed class GuestTarget : IAsyncDisposable
         RamBlock main = state.Blocks[0];
         if (main.Id != MainBlockId || main.Length != options.RamBytes)
             throw new QemuException(QemuError.InvalidArgument, $"stored VM {name}'s main RAM is block {main.Id} of {main.Length >> 20} MiB; a guest resume needs block {MainBlockId} (a memory backend's, as GuestMemory's guests have) of the options' {options.RamBytes >> 20} MiB");
-        return new GuestTarget(Directory.CreateTempSubdirectory("gmm-resume-").FullName, options, cancel);
+        string folder;
+        try { folder = Directory.CreateTempSubdirectory("gmm-resume-").FullName; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new QemuException(QemuError.HostResourceFailed, $"no folder for the incoming socket of guest {options.Name}: {e.Message}", e);
+        }
+        return new GuestTarget(folder, options, cancel);
     }
 
     /// <summary>

@@ -148,16 +148,20 @@ public sealed class QemuStoreListener : IAsyncDisposable
     private void Serve(TcpClient client)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        string peer = client.Client.RemoteEndPoint?.ToString() ?? "?";
+        // The socket itself, not the TcpClient: a stop disposes the client from another thread at any moment
+        // (at once when it came first), after which the client has no socket (a NullReferenceException), while
+        // the disposed socket throws ObjectDisposedException, which ends this connection like any break.
+        Socket socket = client.Client;
+        string peer = socket.RemoteEndPoint?.ToString() ?? "?";
         string name = "";
         using (client)
         using (_stop.Token.Register(client.Dispose))
         {
             try
             {
-                client.NoDelay = true;
-                client.ReceiveTimeout = (int)IdleTimeout.TotalMilliseconds;
-                NetworkStream stream = client.GetStream();
+                socket.NoDelay = true;
+                socket.ReceiveTimeout = (int)IdleTimeout.TotalMilliseconds;
+                var stream = new NetworkStream(socket, ownsSocket: false);
                 byte[] magic = new byte[4];
                 stream.ReadExactly(magic);
                 if (magic.AsSpan().SequenceEqual(MoveMagic))

@@ -116,14 +116,14 @@ public sealed partial class QemuVmStore
         var clock = Stopwatch.StartNew();
         GuestTarget? guest = null;
         QemuException? cannotStart = null;
-        if (resumeGuest != null)
-        {
-            try { guest = GuestTarget.Start(name, layout, resumeGuest(name, layout.Blocks[0].Length), CancellationToken.None); }
-            catch (QemuException e) { cannotStart = e; } // the VM is received and kept all the same
-        }
         VirtualMachine? vm = null;
         try
         {
+            if (resumeGuest != null)
+            {
+                try { guest = GuestTarget.Start(name, layout, resumeGuest(name, layout.Blocks[0].Length), CancellationToken.None); }
+                catch (QemuException e) { cannotStart = e; } // the VM is received and kept all the same
+            }
             vm = Gmm.ReceiveVm(new KeepOpenStream(connection), new IncomingOptions
             {
                 RegisterRanges = v =>
