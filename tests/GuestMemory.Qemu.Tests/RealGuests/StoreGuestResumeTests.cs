@@ -73,6 +73,13 @@ public sealed class StoreGuestResumeTests
         Assert.Contains("balloon", refused.Message, StringComparison.OrdinalIgnoreCase);
         Assert.Empty(RunDirectory.FindGuests("rg-nodev"));
 
+        // The resident store disposed while its VM is being resumed: the resume ends with ObjectDisposedException
+        // (the VM's pages went with the store) and its guest is ended.
+        Task<ResumedGuest> racing = resident.ResumeGuestAsync("guest", RealGuestFixture.Options("rg-race", RamBytes), Cancel);
+        resident.Dispose();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => racing);
+        Assert.Empty(RunDirectory.FindGuests("rg-race"));
+
         // The same from the command line, beside this process's open store (a resume only reads the folder).
         GuestKernel kernel = QemuPrerequisites.Get().Kernel;
         (int exit, string output) = GmmCommand.Run("qemu", "resume", "guest", "--dir", files.Folder, "--run", "--name", "rg-cli", "--duration", "1", "--json",
