@@ -88,7 +88,7 @@ public sealed partial class QemuVmStore
     }
 
     /// <summary>A magic (what the connection carries), then the name and state as <see cref="ReadPreamble"/> reads them.</summary>
-    private static void WritePreamble(System.IO.Stream connection, byte[] magic, string name, QemuVmState state)
+    internal static void WritePreamble(System.IO.Stream connection, byte[] magic, string name, QemuVmState state)
     {
         connection.Write(magic);
         WriteNamedState(connection, name, state);

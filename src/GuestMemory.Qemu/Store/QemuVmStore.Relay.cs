@@ -17,6 +17,11 @@ public sealed partial class QemuVmStore
     /// <summary>The first 4 bytes of a live relay from another host (<see cref="RelayAsync"/>).</summary>
     internal static readonly byte[] RelayMagic = "GQRL"u8.ToArray();
 
+    /// <summary>Relays that may hold a started guest before their VM has arrived (<see cref="ReceiveRelay"/> with a guest); more are kept, not resumed.</summary>
+    public const int MaxGuestStarts = 4;
+
+    private readonly SemaphoreSlim _guestStarts = new(MaxGuestStarts, MaxGuestStarts);
+
     /// <summary>How long a relay's target waits for the next frame: the source's final pass waits for QEMU's last iterations.</summary>
     private static readonly TimeSpan RelayFrameTimeout = TimeSpan.FromMinutes(10);
 
@@ -101,7 +106,8 @@ public sealed partial class QemuVmStore
     /// <paramref name="resumeTo"/>, or into a guest this host starts with the options <paramref name="resumeGuest"/>
     /// gives for the VM's name and main RAM size — started as the relay begins, so its QEMU is up when the VM
     /// has arrived, and the VM's main RAM is written into its memfd (<see cref="ResumeGuestAsync"/>) — and does not
-    /// keep it; or keeps it. Answers the relay with the outcome.
+    /// keep it; or keeps it. Answers the relay with the outcome. At most <see cref="MaxGuestStarts"/> relays hold a
+    /// started guest at once (a peer's first bytes alone start a QEMU here); a VM that finds none free is kept.
     /// </summary>
     /// <returns>The stored VM (null when resumed), the resume's report (null when stored) and the guest it was resumed in (with <paramref name="resumeGuest"/>; the caller owns it).</returns>
     /// <exception cref="QemuException"><see cref="QemuError.StoreCorrupt"/>, <see cref="QemuError.StoredVmExists"/>, <see cref="QemuError.InvalidArgument"/>;
@@ -117,11 +123,18 @@ public sealed partial class QemuVmStore
         GuestTarget? guest = null;
         QemuException? cannotStart = null;
         VirtualMachine? vm = null;
+        bool startSlot = false;
         try
         {
             if (resumeGuest != null)
             {
-                try { guest = GuestTarget.Start(name, layout, resumeGuest(name, layout.Blocks[0].Length), CancellationToken.None); }
+                // A peer's preamble alone starts a QEMU process here: only so many wait for their VM at once.
+                startSlot = _guestStarts.Wait(0);
+                try
+                {
+                    guest = startSlot ? GuestTarget.Start(name, layout, resumeGuest(name, layout.Blocks[0].Length), CancellationToken.None)
+                        : throw new QemuException(QemuError.HostResourceFailed, $"{MaxGuestStarts} relayed VMs wait for their guests already");
+                }
                 catch (QemuException e) { cannotStart = e; } // the VM is received and kept all the same
             }
             vm = Gmm.ReceiveVm(new KeepOpenStream(connection), new IncomingOptions
@@ -170,6 +183,7 @@ public sealed partial class QemuVmStore
         {
             Unreserve(name);
             guest?.DisposeAsync().AsTask().GetAwaiter().GetResult(); // ends a guest no resume took
+            if (startSlot) _guestStarts.Release();
         }
 
         (ResumeReport, QemuGuest?) ResumeGuest(GuestTarget target, StoredVm arrived, Stopwatch started)

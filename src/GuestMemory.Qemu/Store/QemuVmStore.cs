@@ -21,7 +21,8 @@ namespace GuestMemory.Qemu;
 /// and each VM's reader count. Order: <c>_disk</c> before <c>_lock</c>. Nothing is called out while
 /// <c>_lock</c> is held (no GuestMemory call, no I/O); the GuestMemory calls made while <c>_disk</c> is held
 /// (reading a VM's pages, destroying it) never call back into the store. Streams are read and written
-/// outside both locks.</para>
+/// outside both locks. <c>_guestStarts</c> (a semaphore of its own) counts the relays that hold a started
+/// guest before their VM has arrived.</para>
 /// </remarks>
 public sealed partial class QemuVmStore : IDisposable
 {

@@ -150,6 +150,41 @@ public sealed class RelayRealGuestTests(ITestOutputHelper output)
         }
     }
 
+    [Fact(Timeout = 240_000)]
+    public async Task Peers_that_only_begin_relays_start_at_most_a_few_guests_and_none_outlives_them()
+    {
+        using var host = new StoreTestHost();
+        using QemuVmStore store = host.Open(folder: false);
+        var layout = new QemuVmState
+        {
+            Machine = "pc-i440fx-7.2", Configuration = [], Ram = new RamSectionHeader(2, 0, 4), Blocks = [new RamBlock("ram0", RamBytes)], Devices = [], Description = [],
+        };
+        int Flooding() => RunDirectory.FindGuests().Count(g => g.Name.StartsWith("flood-", StringComparison.Ordinal));
+        var peers = new List<System.Net.Sockets.TcpClient>();
+        try
+        {
+            await using (QemuStoreListener b = QemuStoreListener.Start(store, IPAddress.Loopback, 0, options: new QemuStoreListenerOptions { ResumeGuest = (name, ram) => RealGuestFixture.Options(name, ram) }))
+            {
+                for (int i = 0; i < QemuVmStore.MaxGuestStarts + 2; i++)
+                {
+                    var peer = new System.Net.Sockets.TcpClient();
+                    peers.Add(peer);
+                    await peer.ConnectAsync(IPAddress.Loopback, b.Port, Cancel);
+                    QemuVmStore.WritePreamble(peer.GetStream(), QemuVmStore.RelayMagic, $"flood-{i}", layout); // then nothing: each waits for its VM
+                }
+                for (int i = 0; i < 600 && Flooding() < QemuVmStore.MaxGuestStarts; i++) await Task.Delay(100, Cancel);
+                await Task.Delay(2000, Cancel); // time for any further start
+                Assert.Equal(QemuVmStore.MaxGuestStarts, Flooding());
+            }
+            Assert.Equal(0, Flooding()); // the listener's stop ended every relay and its guest
+            Assert.Empty(store.List());
+        }
+        finally
+        {
+            foreach (var peer in peers) peer.Dispose();
+        }
+    }
+
     /// <summary>When the target started running the guest: its RESUME event (QEMU's client queues every event, so one that came before is found).</summary>
     private static async Task<DateTimeOffset> ResumedAsync(QemuGuest target)
     {
