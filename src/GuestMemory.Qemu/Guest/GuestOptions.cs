@@ -76,6 +76,12 @@ public sealed record GuestOptions
     /// </summary>
     public string? Incoming { get; init; }
 
+    /// <summary>
+    /// The <see cref="Incoming"/> that makes QEMU wait for a migration on a Unix socket in the guest's own folder
+    /// (<see cref="GuestPaths.IncomingSocket"/>): no port to race for, and gone with the guest. Not a QEMU URI itself.
+    /// </summary>
+    public const string IncomingOwnSocket = "unix";
+
     /// <summary>Whether <paramref name="name"/> may name a guest: 1-32 of letters, digits, '-' and '_' (it names a folder and a memfd).</summary>
     public static bool IsValidName(string? name) =>
         !string.IsNullOrEmpty(name) && name.Length <= 32 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');

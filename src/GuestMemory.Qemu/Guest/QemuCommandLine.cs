@@ -12,6 +12,8 @@ public sealed record GuestPaths(string Directory)
     public string MonitorSocket => Path.Combine(Directory, "monitor.sock");
     /// <summary>The guest's second serial port (ttyS1, the command channel): QEMU connects to it.</summary>
     public string CommandSocket => Path.Combine(Directory, "cmd.sock");
+    /// <summary>Where QEMU waits for a migration when told <see cref="GuestOptions.IncomingOwnSocket"/>: QEMU listens, a local peer connects.</summary>
+    public string IncomingSocket => Path.Combine(Directory, "incoming.sock");
     /// <summary>The guest's console (ttyS0), written by QEMU.</summary>
     public string ConsoleLog => Path.Combine(Directory, "console.log");
 
@@ -44,7 +46,7 @@ public static class QemuCommandLine
         if (accelerator == Accelerator.Auto) throw new QemuException(QemuError.InvalidArgument, "resolve the accelerator first (AcceleratorProbe.Resolve)");
         if ((options.RamBacking == GuestRamBacking.Memfd) != (ramPath != null))
             throw new QemuException(QemuError.InvalidArgument, "a memfd path is needed exactly for memfd-backed RAM");
-        foreach (string socket in new[] { paths.QmpSocket, paths.MonitorSocket, paths.CommandSocket })
+        foreach (string socket in new[] { paths.QmpSocket, paths.MonitorSocket, paths.CommandSocket, paths.IncomingSocket })
             if (System.Text.Encoding.UTF8.GetByteCount(socket) > GuestPaths.MaxSocketPath)
                 throw new QemuException(QemuError.InvalidArgument, $"the socket path {socket} is longer than {GuestPaths.MaxSocketPath} bytes: set TMPDIR to a shorter folder");
         CheckCommaFree(paths.Directory, "the guest's folder");
@@ -81,7 +83,7 @@ public static class QemuCommandLine
             string disk = CheckCommaFree(Path.GetFullPath(options.Disks[i]), "a disk path");
             args.AddRange(["-drive", $"file={disk},if=none,id=gmmdisk{i},format=raw,cache=unsafe", "-device", $"virtio-blk-pci,drive=gmmdisk{i}"]);
         }
-        if (options.Incoming != null) args.AddRange(["-incoming", options.Incoming]);
+        if (options.Incoming != null) args.AddRange(["-incoming", options.Incoming == GuestOptions.IncomingOwnSocket ? $"unix:{paths.IncomingSocket}" : options.Incoming]);
         args.AddRange(options.ExtraArguments);
         return args;
     }

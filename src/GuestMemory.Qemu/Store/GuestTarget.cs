@@ -5,7 +5,7 @@ namespace GuestMemory.Qemu;
 
 /// <summary>
 /// A guest QEMU started for a resume (<see cref="QemuVmStore.ResumeGuestAsync"/>, a relay resumed on arrival): it
-/// starts at once, waiting on a socket of its own (<c>-incoming unix:</c>, so no port can be taken meanwhile),
+/// starts at once, waiting on a socket in its own folder (<see cref="GuestOptions.IncomingOwnSocket"/>),
 /// while the caller gathers the VM; <see cref="ResumeAsync"/> then writes the VM's main RAM into the guest's
 /// memfd and sends it the rest. Until a resume hands the guest over, <see cref="DisposeAsync"/> ends it.
 /// Not thread-safe: one resume's.
@@ -15,22 +15,18 @@ internal sealed class GuestTarget : IAsyncDisposable
     /// <summary>The RAM block of a guest whose RAM is a memory backend with id <c>ram0</c> (GuestMemory's guests).</summary>
     public const string MainBlockId = "ram0";
 
-    private readonly string _folder;
-    private readonly string _socket;
     private readonly GuestOptions _options;
     private readonly Task<QemuGuest> _starting;
     private bool _handedOver;
 
-    private GuestTarget(string folder, GuestOptions options, CancellationToken cancel)
+    private GuestTarget(GuestOptions options, CancellationToken cancel)
     {
-        _folder = folder;
-        _socket = Path.Combine(folder, "incoming.sock");
-        _options = options with { Incoming = $"unix:{_socket}" };
+        _options = options with { Incoming = GuestOptions.IncomingOwnSocket };
         _starting = QemuGuest.StartAsync(_options, cancel);
     }
 
     /// <summary>Checks that a guest of <paramref name="options"/> can take VM <paramref name="name"/> of <paramref name="state"/> and starts its QEMU.</summary>
-    /// <exception cref="QemuException"><see cref="QemuError.InvalidArgument"/> (see <see cref="QemuVmStore.ResumeGuestAsync"/>); <see cref="QemuError.HostResourceFailed"/> (no temporary folder).</exception>
+    /// <exception cref="QemuException"><see cref="QemuError.InvalidArgument"/> (see <see cref="QemuVmStore.ResumeGuestAsync"/>).</exception>
     public static GuestTarget Start(string name, QemuVmState state, GuestOptions options, CancellationToken cancel)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -39,13 +35,7 @@ internal sealed class GuestTarget : IAsyncDisposable
         RamBlock main = state.Blocks[0];
         if (main.Id != MainBlockId || main.Length != options.RamBytes)
             throw new QemuException(QemuError.InvalidArgument, $"stored VM {name}'s main RAM is block {main.Id} of {main.Length >> 20} MiB; a guest resume needs block {MainBlockId} (a memory backend's, as GuestMemory's guests have) of the options' {options.RamBytes >> 20} MiB");
-        string folder;
-        try { folder = Directory.CreateTempSubdirectory("gmm-resume-").FullName; }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new QemuException(QemuError.HostResourceFailed, $"no folder for the incoming socket of guest {options.Name}: {e.Message}", e);
-        }
-        return new GuestTarget(folder, options, cancel);
+        return new GuestTarget(options, cancel);
     }
 
     /// <summary>
@@ -59,7 +49,7 @@ internal sealed class GuestTarget : IAsyncDisposable
         ResumeReport report;
         try
         {
-            Socket socket = await QemuVmStore.ConnectAsync(new UnixDomainSocketEndPoint(_socket), target, _options.BootTimeout, cancel).ConfigureAwait(false);
+            Socket socket = await QemuVmStore.ConnectAsync(new UnixDomainSocketEndPoint(guest.Paths.IncomingSocket), target, _options.BootTimeout, cancel).ConfigureAwait(false);
             MainRamWriter? mainRam = guest.Ram != null ? new MainRamWriter(guest.Ram, stored.State.Blocks[0].Length) : null;
             report = await store.SendAsync(stored, socket, target, feed, mainRam, _options.BootTimeout, clock, cancel).ConfigureAwait(false);
         }
@@ -74,15 +64,11 @@ internal sealed class GuestTarget : IAsyncDisposable
         return new ResumedGuest(guest, report);
     }
 
-    /// <summary>Ends the guest unless a resume handed it over, and removes the socket's folder.</summary>
+    /// <summary>Ends the guest (and its folder, the socket with it) unless a resume handed it over.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (!_handedOver)
-        {
-            try { await (await _starting.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false); }
-            catch (Exception e) when (e is QemuException or OperationCanceledException) { /* it never started: StartAsync ended what it began */ }
-        }
-        try { Directory.Delete(_folder, recursive: true); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* a temporary folder: the system's cleaning takes it */ }
+        if (_handedOver) return;
+        try { await (await _starting.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false); }
+        catch (Exception e) when (e is QemuException or OperationCanceledException) { /* it never started: StartAsync ended what it began */ }
     }
 }

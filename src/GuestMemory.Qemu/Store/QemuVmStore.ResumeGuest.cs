@@ -18,7 +18,7 @@ public sealed partial class QemuVmStore
     /// <summary>
     /// Starts a QEMU for stored VM <paramref name="name"/> as <see cref="QemuGuest.StartAsync"/> starts a guest
     /// with <paramref name="options"/> (the stored VM's RAM size and the devices of the QEMU it came from; the
-    /// method sets <see cref="GuestOptions.Incoming"/> to a socket of its own) and resumes the VM in it. The
+    /// method sets <see cref="GuestOptions.Incoming"/> to the guest's own socket) and resumes the VM in it. The
     /// guest's RAM is a memfd this process owns (<see cref="GuestRamBacking.Memfd"/>, the default), so the VM's
     /// main RAM is written into it directly — zero pages stay holes that cost the host nothing — while the
     /// stream QEMU loads carries only the BIOS, ROM and video blocks and the device state; with anonymous RAM

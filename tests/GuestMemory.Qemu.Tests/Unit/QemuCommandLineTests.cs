@@ -70,6 +70,15 @@ public sealed class QemuCommandLineTests : IDisposable
     }
 
     [Fact]
+    public void An_incoming_migration_waits_on_the_URI_given_or_on_the_guests_own_socket()
+    {
+        var paths = new GuestPaths(_dir);
+        Assert.Equal("tcp:127.0.0.1:4444", After(QemuCommandLine.Build(Options with { Incoming = "tcp:127.0.0.1:4444" }, Accelerator.Tcg, paths, "/proc/1/fd/3"), "-incoming"));
+        Assert.Equal($"unix:{_dir}/incoming.sock", After(QemuCommandLine.Build(Options with { Incoming = GuestOptions.IncomingOwnSocket }, Accelerator.Tcg, paths, "/proc/1/fd/3"), "-incoming"));
+        Assert.DoesNotContain("-incoming", QemuCommandLine.Build(Options, Accelerator.Tcg, paths, "/proc/1/fd/3"));
+    }
+
+    [Fact]
     public void What_QEMU_cannot_take_is_refused_before_it_starts()
     {
         Assert.Equal(QemuError.InvalidArgument, Assert.Throws<QemuException>(() => QemuCommandLine.Build(Options, Accelerator.Auto, new GuestPaths(_dir), "/proc/1/fd/3")).Error);
