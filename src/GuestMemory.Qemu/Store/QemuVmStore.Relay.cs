@@ -154,11 +154,10 @@ public sealed partial class QemuVmStore
                 try
                 {
                     var arrived = new StoredVm(name, state, null, vm, -1, 0);
-                    (ResumeReport resumed, QemuGuest? started) = resumeTo is (string h, int p)
-                        ? (ResumeCoreAsync(arrived, h, p, resumeTimeout, CancellationToken.None).GetAwaiter().GetResult(), null)
-                        : guest != null
-                            ? ResumeGuest(guest, arrived, clock)
-                            : throw new QemuException(cannotStart!.Error, cannotStart.Message, cannotStart);
+                    ResumeReport resumed;
+                    QemuGuest? started = null;
+                    if (resumeTo is (string h, int p)) resumed = ResumeCoreAsync(arrived, h, p, resumeTimeout, CancellationToken.None).GetAwaiter().GetResult();
+                    else (started, resumed) = (guest ?? throw cannotStart!).ResumeAsync(this, arrived, null, clock, CancellationToken.None).GetAwaiter().GetResult();
                     vm.Dispose();
                     WriteVerdict(connection, started != null ? $"resumed as guest {started.Name}" : $"resumed at {where}");
                     return (null, resumed, started);
@@ -184,12 +183,6 @@ public sealed partial class QemuVmStore
             Unreserve(name);
             guest?.DisposeAsync().AsTask().GetAwaiter().GetResult(); // ends a guest no resume took
             if (startSlot) _guestStarts.Release();
-        }
-
-        (ResumeReport, QemuGuest?) ResumeGuest(GuestTarget target, StoredVm arrived, Stopwatch started)
-        {
-            ResumedGuest r = target.ResumeAsync(this, arrived, null, started, CancellationToken.None).GetAwaiter().GetResult();
-            return (r.Report, r.Guest);
         }
     }
 

@@ -174,6 +174,7 @@ public sealed partial class QemuVmStore
         for (int b = 0; b < state.Blocks.Count; b++)
         {
             long pages = state.Blocks[b].Pages;
+            MainRamWriter? ram = b == 0 ? mainRam : null; // block 0 into the target's RAM: its zero pages are holes there
             for (long first = 0; first < pages; first += ReadPages)
             {
                 int count = (int)Math.Min(ReadPages, pages - first);
@@ -182,13 +183,12 @@ public sealed partial class QemuVmStore
                 {
                     Span<byte> data = buffer.AsSpan(i * QemuStreamFormat.PageSize, QemuStreamFormat.PageSize);
                     long offset = (first + i) * QemuStreamFormat.PageSize;
-                    bool zero = !data.ContainsAnyExcept((byte)0);
-                    if (b == 0 && mainRam != null)
+                    if (data.ContainsAnyExcept((byte)0))
                     {
-                        if (!zero) mainRam.Write(offset, data);
+                        if (ram != null) ram.Write(offset, data);
+                        else writer.WritePage(b, offset, data);
                     }
-                    else if (zero) writer.WriteFilledPage(b, offset, 0);
-                    else writer.WritePage(b, offset, data);
+                    else if (ram == null) writer.WriteFilledPage(b, offset, 0);
                 }
             }
             page += pages;
@@ -215,17 +215,24 @@ public sealed partial class QemuVmStore
             while (blockStart[b + 1] == page) b++; // empty blocks
             return (b, (page - blockStart[b]) * QemuStreamFormat.PageSize);
         }
-        for (long page = 0; page < refs.Length; page++)
+        // With the target's RAM at hand, block 0 (pages 0 to mainPages) goes there: its zero pages are holes
+        // already, and a page's offset in it is its number's (no block lookup on the per-page path).
+        long mainPages = mainRam != null ? blockStart[1] : 0;
+        for (long page = mainPages; page < refs.Length; page++)
         {
             if (refs[page] != 0) continue;
             (int block, long offset) = Where(page);
-            if (block != 0 || mainRam == null) writer.WriteFilledPage(block, offset, 0);
+            writer.WriteFilledPage(block, offset, 0);
         }
         feed.ForEachPage([MethodImpl(MethodImplOptions.AggressiveOptimization)] (page, data) =>
         {
+            if (page < mainPages)
+            {
+                mainRam!.Write((long)page * QemuStreamFormat.PageSize, data);
+                return;
+            }
             (int block, long offset) = Where(page);
-            if (block == 0 && mainRam != null) mainRam.Write(offset, data);
-            else writer.WritePage(block, offset, data);
+            writer.WritePage(block, offset, data);
         });
     }
 
