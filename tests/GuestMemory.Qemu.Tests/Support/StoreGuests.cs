@@ -29,18 +29,11 @@ public static class StoreGuests
         return (await QemuGuest.StartAsync(options), port);
     }
 
-    /// <summary>Pages of a guest's memfd that hold memory on the host (allocated) but only zeros: what a resume need not have made resident.</summary>
+    /// <summary>Pages of a guest's memfd that hold memory on the host (allocated) but only zeros: what a resume need not have made resident (the live scan's zero pages less its holes).</summary>
     public static long ResidentZeroPages(GuestRam ram)
     {
-        long zero = 0;
-        byte[] buffer = new byte[QemuStreamFormat.PageSize];
-        for (long offset = 0; ram.NextData(offset) is (long start, long end); offset = end)
-            for (long page = start; page < end; page += QemuStreamFormat.PageSize)
-            {
-                ram.Read(page, buffer);
-                if (!buffer.AsSpan().ContainsAnyExcept((byte)0)) zero++;
-            }
-        return zero;
+        LiveFigures live = LiveAnalysis.Analyze([ram]);
+        return live.Figures.Total.ZeroPages - live.HolePages;
     }
 
     /// <summary>The SHA-256 of each page of a guest's memfd RAM (QEMU's pc.ram block).</summary>
