@@ -1,4 +1,3 @@
-using System.Net;
 using GuestMemory.Qemu.Tests.Store;
 using GuestMemory.Qemu.Tests.Support;
 
@@ -14,7 +13,6 @@ namespace GuestMemory.Qemu.Tests.RealGuests;
 public sealed class StoreGuestResumeTests
 {
     private const long RamBytes = 128L << 20;
-    private static readonly TimeSpan Long = TimeSpan.FromMinutes(2);
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
     [Fact(Timeout = 420_000)]
@@ -29,12 +27,7 @@ public sealed class StoreGuestResumeTests
         using var files = new StoreTestHost();
         using var memory = new StoreTestHost();
         using QemuVmStore onDisk = files.Open(folder: true);
-        await using (QemuStoreListener listener = QemuStoreListener.Start(onDisk, IPAddress.Loopback, 0, () => "guest"))
-        {
-            await source.Qmp.MigrateAsync($"tcp:127.0.0.1:{listener.Port}", Cancel);
-            StoreArrival arrival = await listener.NextAsync(Long, Cancel);
-            Assert.Null(arrival.Error);
-        }
+        await StoreGuests.MigrateIntoAsync(source, onDisk, "guest");
         source.Kill();
         byte[] written = StoreRoundTripTests.Written(onDisk, "guest");
         using QemuVmStore resident = memory.Open(folder: false);

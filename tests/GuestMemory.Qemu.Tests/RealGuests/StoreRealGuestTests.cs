@@ -29,12 +29,8 @@ public sealed class StoreRealGuestTests
 
         using var first = new StoreTestHost();
         using (QemuVmStore store = first.Open(folder: true))
-        await using (QemuStoreListener listener = QemuStoreListener.Start(store, IPAddress.Loopback, 0, () => "guest"))
         {
-            await source.Qmp.MigrateAsync($"tcp:127.0.0.1:{listener.Port}", Cancel);
-            StoreArrival arrival = await listener.NextAsync(Long, Cancel);
-            Assert.Null(arrival.Error);
-            Assert.Equal("completed", (await source.Qmp.WaitForMigrationAsync(Long, Cancel)).Status);
+            StoreArrival arrival = await StoreGuests.MigrateIntoAsync(source, store, "guest");
             Assert.False(arrival.Stored!.Resident);
             Assert.True(arrival.Stored.GuestRamBytes > RamBytes, "pc.ram and the BIOS and ROM blocks");
         }

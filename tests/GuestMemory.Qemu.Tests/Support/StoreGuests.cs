@@ -17,6 +17,18 @@ public static class StoreGuests
         return port;
     }
 
+    /// <summary>Migrates <paramref name="source"/> into <paramref name="store"/> through a listener, as <paramref name="name"/>, and waits until QEMU says it is done; the arrival had no error.</summary>
+    public static async Task<StoreArrival> MigrateIntoAsync(QemuGuest source, QemuVmStore store, string name)
+    {
+        CancellationToken cancel = TestContext.Current.CancellationToken;
+        await using QemuStoreListener listener = QemuStoreListener.Start(store, IPAddress.Loopback, 0, () => name);
+        await source.Qmp.MigrateAsync($"tcp:127.0.0.1:{listener.Port}", cancel);
+        StoreArrival arrival = await listener.NextAsync(TimeSpan.FromMinutes(2), cancel);
+        Assert.Null(arrival.Error);
+        Assert.Equal("completed", (await source.Qmp.WaitForMigrationAsync(TimeSpan.FromMinutes(2), cancel)).Status);
+        return arrival;
+    }
+
     /// <summary>Starts a QEMU that waits for a migration on a free loopback port, paused after it loads (<c>-S</c>) when <paramref name="paused"/>.</summary>
     public static async Task<(QemuGuest Guest, int Port)> StartTargetAsync(string name, long ramBytes, bool paused)
     {
