@@ -10,12 +10,6 @@ public sealed record ResumedGuest(QemuGuest Guest, ResumeReport Report);
 public sealed partial class QemuVmStore
 {
     /// <summary>
-    /// Frames a guest resume decompresses ahead at most (256 MiB): as much of the VM as is ready while its
-    /// QEMU starts, which is when the other core is free.
-    /// </summary>
-    private const int GuestResumeAhead = 32;
-
-    /// <summary>
     /// Starts a QEMU for stored VM <paramref name="name"/> as <see cref="QemuGuest.StartAsync"/> starts a guest
     /// with <paramref name="options"/> (the stored VM's RAM size and the devices of the QEMU it came from; the
     /// method sets <see cref="GuestOptions.Incoming"/> to the guest's own socket) and resumes the VM in it. The
@@ -41,7 +35,7 @@ public sealed partial class QemuVmStore
         {
             var clock = Stopwatch.StartNew();
             await using GuestTarget target = GuestTarget.Start(name, stored.State, options, cancel);
-            using FrameFeed? feed = stored.Vm == null ? new FrameFeed(stored.Refs!, SegmentByNumber, GuestResumeAhead) : null;
+            using FrameFeed? feed = stored.Vm == null ? new FrameFeed(stored.Refs!, SegmentByNumber) : null;
             return await target.ResumeAsync(this, stored, feed, clock, cancel).ConfigureAwait(false);
         }
         finally

@@ -39,7 +39,7 @@ internal static class QemuResumeCommand
         });
         resume.SetAction(async (p, cancel) =>
         {
-            using GlobalMemoryManager gmm = StoreOptions.Gmm(p.GetValue(run) ? 8192 : 64);
+            using GlobalMemoryManager gmm = StoreOptions.Gmm(64); // a read-only folder: pages come from its files, not from this host's memory
             using QemuVmStore store = QemuVmStore.Open(gmm, new QemuStoreOptions { Directory = p.GetValue(dir), ReadOnly = true });
             string vm = p.GetValue(name)!;
             if (p.GetValue(run))
